@@ -1,0 +1,73 @@
+"""The one preprocessing function: a loaded image to a model input.
+
+Training, calibration, evaluation, scanning and the desktop app all call
+:func:`preprocess`; its parameters travel with the model in the model card as a
+:class:`Preprocessing` object, so that every stage feeds the model identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pneumo.imaging import LoadedImage
+
+_INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How a grayscale ``[0, 1]`` image becomes a model input.
+
+    The image is squashed (aspect ratio not kept) to ``input_size`` squared with
+    a fixed interpolation, then mapped linearly: ``x = pixels * scale + offset``.
+    Squashing is deliberate: most training images exist only as squashed
+    224x224 copies, so every image is resized the same way.
+    """
+
+    input_size: int = 224
+    interpolation: str = "area"
+    scale: float = 1.0
+    offset: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"unknown interpolation {self.interpolation!r}")
+        if self.input_size < 8:
+            raise ValueError("input_size must be at least 8")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as stored in the model card."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            input_size=int(data["input_size"]),
+            interpolation=str(data.get("interpolation", "area")),
+            scale=float(data.get("scale", 1.0)),
+            offset=float(data.get("offset", 0.0)),
+        )
+
+
+def preprocess(image: LoadedImage | np.ndarray, spec: Preprocessing) -> np.ndarray:
+    """Return the model input for ``image``: ``float32`` of shape (S, S, 1).
+
+    ``image`` is a :class:`LoadedImage` or a 2-D array of grayscale values in
+    ``[0, 1]``.
+    """
+    pixels = image.pixels if isinstance(image, LoadedImage) else image
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim != 2:
+        raise ValueError(f"expected a 2-D grayscale image, got shape {pixels.shape}")
+    size = spec.input_size
+    if pixels.shape != (size, size):
+        pixels = cv2.resize(
+            pixels, (size, size), interpolation=_INTERPOLATIONS[spec.interpolation]
+        )
+    out = np.clip(pixels, 0.0, 1.0) * np.float32(spec.scale) + np.float32(spec.offset)
+    return out.astype(np.float32, copy=False)[:, :, np.newaxis]
