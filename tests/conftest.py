@@ -34,3 +34,27 @@ def real_test_films(chest_xray_dir: Path) -> list[Path]:
     normal = sorted((chest_xray_dir / "test" / "NORMAL").glob("*.jpeg"))[:3]
     pneumonia = sorted((chest_xray_dir / "test" / "PNEUMONIA").glob("*.jpeg"))[:3]
     return normal + pneumonia
+
+
+@pytest.fixture(scope="session")
+def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated Kermany-layout data set (PNG films, both classes)."""
+    from tests.synthdata import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("synthetic_xray"))
+
+
+@pytest.fixture(scope="session")
+def tiny_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory from really training the default architecture, tiny.
+
+    Input 64 px, a few epochs on the synthetic set: model.keras, model_card.json,
+    history and plots, exactly as ``pneumo train`` writes them.
+    """
+    pytest.importorskip("tensorflow")
+    from train.fit import TrainConfig, train
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    train(synthetic_dataset, run_dir, TrainConfig(input_size=64, epochs=4, batch_size=16,
+                                                  learning_rate=3e-3, warmup_epochs=0))
+    return run_dir

@@ -1,0 +1,55 @@
+"""``pneumo train DATA_DIR --out RUN_DIR [options]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from train.models import ARCHITECTURES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``pneumo train``."""
+    p = argparse.ArgumentParser(prog="pneumo train", description=(
+        "Train a pneumonia classifier on a Kermany-layout folder (train/ val/ test/ with "
+        "NORMAL/ and PNEUMONIA/) or a folder of two class subfolders. Validation is split "
+        "from train/ by patient; the threshold is chosen on validation, never on test."))
+    p.add_argument("data_dir", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="run directory to write")
+    p.add_argument("--arch", default="pneumonet", choices=sorted(ARCHITECTURES))
+    p.add_argument("--input-size", type=int, default=None, help="default: the architecture's")
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hflip", action="store_true", help="also augment with horizontal flips")
+    p.add_argument("--min-sensitivity", type=float, default=0.95,
+                   help="threshold rule: best specificity at this validation sensitivity")
+    p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
+    p.add_argument("--mixed-precision", action="store_true", help="train in mixed_bfloat16")
+    p.add_argument("--weights", default=None, help="local ImageNet .h5 for transfer backbones")
+    p.add_argument("--workers", type=int, default=2, help="decoding threads")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    """Run ``pneumo train``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from train.fit import TrainConfig, train
+
+    config = TrainConfig(
+        architecture=args.arch, input_size=args.input_size, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
+        val_fraction=args.val_fraction, seed=args.seed, hflip=args.hflip,
+        min_sensitivity=args.min_sensitivity, strategy=args.strategy,
+        mixed_precision=args.mixed_precision, weights=args.weights, workers=args.workers,
+    )
+    card = train(args.data_dir, args.out, config)
+    for name, m in card.metrics.items():
+        print(f"{name}: n={m.n} accuracy={m.accuracy:.4f} auc={m.auc:.4f} "
+              f"sensitivity={m.sensitivity:.4f} specificity={m.specificity:.4f} "
+              f"threshold={m.threshold:.4f}")
+    print(f"wrote {args.out}")
+    return 0

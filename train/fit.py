@@ -1,0 +1,262 @@
+"""Train a model on a Kermany-layout folder and write a run directory."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pneumo.dataset import (
+    Example, file_list_sha256, labels_of, list_examples, load_model_inputs, patient_split,
+)
+from pneumo.errors import DataError, UsageError
+from pneumo.metrics import BinaryMetrics, choose_threshold, compute_metrics
+from pneumo.modelcard import CARD_FILENAME, ModelCard
+from pneumo.preprocess import Preprocessing
+from train.models import ARCHITECTURES, build_model
+from train.pipeline import class_weights, make_dataset
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a training run."""
+
+    architecture: str = "pneumonet"
+    input_size: int | None = None
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    warmup_epochs: int = 1
+    patience: int = 8
+    val_fraction: float = 0.15
+    seed: int = 0
+    hflip: bool = False
+    min_sensitivity: float = 0.95
+    strategy: str = "default"
+    mixed_precision: bool = False
+    weights: str | None = None
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The examples of each split used by a run."""
+
+    train: list[Example]
+    val: list[Example]
+    test: list[Example]
+
+
+def find_splits(data_dir: Path, config: TrainConfig) -> Splits:
+    """Train/validation by patient from ``train/`` plus the official ``val/``;
+    ``test/`` if present. A plain folder of class subfolders is all training
+    data (split by patient), with no test set."""
+    train_dir = data_dir / "train" if (data_dir / "train").is_dir() else data_dir
+    pool = list_examples(train_dir)
+    train, val = patient_split(pool, config.val_fraction, config.seed)
+    if (data_dir / "val").is_dir():
+        val = val + list_examples(data_dir / "val")
+    test = list_examples(data_dir / "test") if (data_dir / "test").is_dir() else []
+    if not train or not val:
+        raise DataError(f"{data_dir}: too few patients for a train/validation split")
+    return Splits(train, val, test)
+
+
+def _strategy(name: str) -> tf.distribute.Strategy:
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    raise UsageError(f"unknown strategy {name!r}: use default, mirrored or multiworker")
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One flushed line per epoch, readable in a log file."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.epochs = epochs
+        self.started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        logs = logs or {}
+        parts = " ".join(f"{k}={v:.4f}" for k, v in sorted(logs.items()) if k != "learning_rate")
+        print(f"epoch {epoch + 1}/{self.epochs} {time.time() - self.started:.0f}s {parts}",
+              flush=True)
+
+
+def _compile(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(total - 1, config.warmup_epochs * steps_per_epoch)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate * 0.1 if warmup else config.learning_rate,
+        decay_steps=max(1, total - warmup),
+        alpha=0.01,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
+    )
+
+
+def _float32_copy(model: keras.Model, config: TrainConfig, input_size: int) -> keras.Model:
+    """The same network in float32 (mixed-precision training saves float32)."""
+    if not config.mixed_precision:
+        return model
+    keras.mixed_precision.set_global_policy("float32")
+    clean = build_model(config.architecture, input_size)
+    clean.set_weights(model.get_weights())
+    return clean
+
+
+def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
+    """Train, choose the threshold on validation, evaluate, write ``run_dir``."""
+    started = time.time()
+    keras.utils.set_random_seed(config.seed)
+    if config.architecture not in ARCHITECTURES:
+        raise UsageError(f"unknown architecture {config.architecture!r}; "
+                         f"choose one of {', '.join(ARCHITECTURES)}")
+    input_size = config.input_size or ARCHITECTURES[config.architecture].input_size
+    spec = Preprocessing(input_size=input_size)
+    splits = find_splits(Path(data_dir), config)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"data: {len(splits.train)} train, {len(splits.val)} validation, "
+          f"{len(splits.test)} test images; input {input_size}px", flush=True)
+    x_train = load_model_inputs([e.path for e in splits.train], spec, config.workers)
+    x_val = load_model_inputs([e.path for e in splits.val], spec, config.workers)
+    y_train, y_val = labels_of(splits.train), labels_of(splits.val)
+    print(f"decoded and cached in {time.time() - started:.0f}s", flush=True)
+
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    strategy = _strategy(config.strategy)
+    batch = config.batch_size * strategy.num_replicas_in_sync
+    train_ds = make_dataset(x_train, y_train, batch, training=True, seed=config.seed,
+                            hflip=config.hflip)
+    val_ds = make_dataset(x_val, y_val, batch, training=False)
+    steps = int(np.ceil(len(x_train) / batch))
+    with strategy.scope():
+        model = build_model(config.architecture, input_size, config.weights)
+        _compile(model, config, steps)
+    ckpt_dir = run_dir / "checkpoints"
+    best_path = ckpt_dir / "best.keras"
+    ckpt_dir.mkdir(exist_ok=True)
+    resuming = (ckpt_dir / "backup").exists()
+    if resuming:
+        print(f"resuming from {ckpt_dir / 'backup'}", flush=True)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(ckpt_dir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_auc", mode="max",
+                                        save_best_only=True),
+        keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.patience),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=resuming),
+        EpochLine(config.epochs),
+    ]
+    fit_started = time.time()
+    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+                        class_weight=class_weights(y_train), callbacks=callbacks, verbose=0)
+    fit_seconds = time.time() - fit_started
+    if best_path.exists():
+        model = keras.models.load_model(best_path)
+    model = _float32_copy(model, config, input_size)
+    model.save(run_dir / "model.keras")
+
+    p_val = predict(model, x_val)
+    threshold = choose_threshold(y_val, p_val, config.min_sensitivity)
+    metrics: dict[str, BinaryMetrics] = {
+        "validation": compute_metrics(y_val, p_val, threshold),
+    }
+    reports: dict[str, tuple[np.ndarray, np.ndarray]] = {"validation": (y_val, p_val)}
+    if splits.test:
+        x_test = load_model_inputs([e.path for e in splits.test], spec, config.workers)
+        y_test = labels_of(splits.test)
+        p_test = predict(model, x_test)
+        metrics["test"] = compute_metrics(y_test, p_test, threshold)
+        metrics["test_at_0.5"] = compute_metrics(y_test, p_test, 0.5)
+        reports["test"] = (y_test, p_test)
+    epochs_run = len(history.history.get("loss", []))
+    card = ModelCard(
+        name=f"{config.architecture}-{_dt.date.today():%Y%m%d}",
+        architecture=config.architecture,
+        preprocessing=spec,
+        threshold=threshold,
+        metrics=metrics,
+        training=_provenance(splits, config, epochs_run, fit_seconds, time.time() - started),
+        files={},
+        extra={"threshold_rule": f"highest validation specificity at sensitivity >= "
+                                 f"{config.min_sensitivity:.2f}",
+               "keras_model": "model.keras"},
+    )
+    card.save(run_dir / CARD_FILENAME)
+    _write_reports(run_dir, card, reports)
+    return card
+
+
+def predict(model: keras.Model, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Pneumonia probabilities (N,) of a Keras model for preprocessed inputs."""
+    return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)).reshape(-1)
+
+
+def _provenance(splits: Splits, config: TrainConfig, epochs: int, fit_s: float,
+                total_s: float) -> dict[str, Any]:
+    return {
+        "config": asdict(config),
+        "train_images": len(splits.train),
+        "validation_images": len(splits.val),
+        "test_images": len(splits.test),
+        "train_file_list_sha256": file_list_sha256(splits.train),
+        "validation_file_list_sha256": file_list_sha256(splits.val),
+        "epochs_run": epochs,
+        "fit_wall_time_s": round(fit_s, 1),
+        "total_wall_time_s": round(total_s, 1),
+        "machine": f"{platform.machine()}, {_cpu_count()} CPU cores",
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "software": {
+            "python": sys.version.split()[0],
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+            "numpy": np.__version__,
+        },
+    }
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _write_reports(run_dir: Path, card: ModelCard,
+                   reports: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    from pneumo.atomic import write_text_atomic
+
+    evaluation = {name: m.to_dict() for name, m in card.metrics.items()}
+    write_text_atomic(run_dir / "evaluation.json", json.dumps(evaluation, indent=2) + "\n")
+    try:
+        from pneumo import plots
+    except ImportError:  # matplotlib missing: plots are optional
+        return
+    plot_dir = run_dir / "plots"
+    plot_dir.mkdir(exist_ok=True)
+    if (run_dir / "history.csv").exists():
+        plots.plot_learning_curves(run_dir / "history.csv", plot_dir / "learning_curves.png")
+    for name, (y, p) in reports.items():
+        plots.plot_roc(y, p, card.metrics[name], plot_dir / f"roc_{name}.png")
+        plots.plot_confusion(card.metrics[name], plot_dir / f"confusion_{name}.png")
