@@ -171,7 +171,8 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
     ]
     fit_started = time.time()
     history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
-                        class_weight=class_weights(y_train), callbacks=callbacks, verbose=0)
+                        class_weight=class_weights(y_train), callbacks=callbacks, verbose=0,
+                        shuffle=False)  # the dataset shuffles itself
     fit_seconds = time.time() - fit_started
     if best_path.exists():
         model = keras.models.load_model(best_path)

@@ -1,0 +1,127 @@
+"""Training stage: architectures, patient split, one-epoch runs, same inputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pneumo.dataset import list_examples, load_model_inputs, patient_id, patient_split
+from pneumo.imaging import load_image
+from pneumo.modelcard import ModelCard
+from pneumo.preprocess import Preprocessing, preprocess
+
+tf = pytest.importorskip("tensorflow")
+
+
+def test_patient_ids_follow_kermany_names() -> None:
+    assert patient_id("person123_bacteria_456.jpeg") == "person123"
+    assert patient_id("person1_virus_6.jpeg") == "person1"
+    assert patient_id("IM-0115-0001.jpeg") == "IM-0115"
+    assert patient_id("NORMAL2-IM-1427-0001.jpeg") == "NORMAL2-IM-1427"
+    assert patient_id("odd name.png") == "odd name"
+
+
+def _assert_disjoint_and_stratified(examples: list, val_fraction: float) -> None:
+    train, val = patient_split(examples, val_fraction=val_fraction, seed=3)
+    assert len(train) + len(val) == len(examples)
+    assert not {e.patient for e in train} & {e.patient for e in val}
+    for label in (0, 1):
+        share = sum(e.label == label for e in val) / sum(e.label == label for e in examples)
+        assert abs(share - val_fraction) < 0.1
+    again = patient_split(examples, val_fraction=val_fraction, seed=3)
+    assert [e.path for e in again[1]] == [e.path for e in val]
+
+
+def test_patient_split_never_shares_a_patient_synthetic(synthetic_dataset: Path) -> None:
+    _assert_disjoint_and_stratified(list_examples(synthetic_dataset / "train"), 0.25)
+
+
+def test_patient_split_never_shares_a_patient_real(chest_xray_dir: Path) -> None:
+    examples = list_examples(chest_xray_dir / "train")
+    assert len(examples) == 5216
+    _assert_disjoint_and_stratified(examples, 0.15)
+
+
+@pytest.mark.parametrize("arch", ["vgg16", "vgg19", "resnet50", "inceptionv3", "efficientnetb1"])
+def test_transfer_backbones_build_small_without_weights(arch: str) -> None:
+    from train.models import build_model
+
+    model = build_model(arch, input_size=75)
+    assert model.input_shape == (None, 75, 75, 1)
+    assert model.output_shape == (None, 1)
+    out = model(np.zeros((1, 75, 75, 1), np.float32))
+    assert 0.0 <= float(out[0, 0]) <= 1.0
+
+
+def test_missing_backbone_weights_file_is_a_clear_error(tmp_path: Path) -> None:
+    from pneumo.errors import ModelError
+    from train.models import build_model
+
+    with pytest.raises(ModelError, match="not found"):
+        build_model("vgg16", input_size=32, weights=str(tmp_path / "missing.h5"))
+
+
+def test_default_model_is_small_with_gap_head() -> None:
+    from train.models import build_model
+
+    model = build_model("pneumonet")
+    assert model.count_params() <= 1_000_000
+    assert model.input_shape == (None, 224, 224, 1)
+    assert type(model.get_layer("embedding")).__name__ == "GlobalAveragePooling2D"
+
+
+def test_tiny_default_run_writes_card_history_and_plots(tiny_run: Path) -> None:
+    card = ModelCard.load(tiny_run / "model_card.json")
+    assert card.architecture == "pneumonet"
+    assert card.input_size == 64
+    assert set(card.metrics) == {"validation", "test", "test_at_0.5"}
+    assert card.metrics["validation"].sensitivity >= 0.95  # the threshold rule
+    assert card.training["fit_wall_time_s"] > 0
+    assert len(card.training["train_file_list_sha256"]) == 64
+    assert (tiny_run / "model.keras").is_file()
+    history = (tiny_run / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + card.training["epochs_run"]
+    for plot in ("learning_curves", "roc_test", "confusion_test"):
+        assert (tiny_run / "plots" / f"{plot}.png").stat().st_size > 1000
+    evaluation = json.loads((tiny_run / "evaluation.json").read_text())
+    assert evaluation["test"]["n"] == 16
+
+
+def test_tiny_model_learns_the_synthetic_task(tiny_run: Path) -> None:
+    card = ModelCard.load(tiny_run / "model_card.json")
+    assert card.metrics["test"].auc > 0.8
+
+
+def test_seed_architecture_trains_one_epoch(synthetic_dataset: Path, tmp_path: Path) -> None:
+    from train.fit import TrainConfig, train
+
+    card = train(synthetic_dataset, tmp_path, TrainConfig(
+        architecture="seed", input_size=64, epochs=1, batch_size=16, warmup_epochs=0))
+    assert card.architecture == "seed"
+    assert card.training["epochs_run"] == 1
+    assert 0.0 <= card.metrics["test"].auc <= 1.0
+    assert (tmp_path / "model.keras").is_file()
+
+
+def test_evaluate_keras_model_matches_training_report(tiny_run: Path,
+                                                      synthetic_dataset: Path) -> None:
+    from pneumo.evaluate import evaluate
+    from train.predict import load_keras_predictor
+
+    result = evaluate(synthetic_dataset, tiny_run / "model.keras",
+                      keras_loader=load_keras_predictor)
+    card = ModelCard.load(tiny_run / "model_card.json")
+    assert result.metrics.n == card.metrics["test"].n
+    assert result.metrics.auc == pytest.approx(card.metrics["test"].auc, abs=1e-6)
+    assert result.metrics.tp == card.metrics["test"].tp
+
+
+def test_training_inputs_equal_app_inputs(synthetic_dataset: Path) -> None:
+    paths = sorted((synthetic_dataset / "test" / "PNEUMONIA").glob("*.png"))[:4]
+    spec = Preprocessing(input_size=64)
+    batch = load_model_inputs(paths, spec, workers=2)
+    for i, path in enumerate(paths):
+        np.testing.assert_array_equal(batch[i], preprocess(load_image(path), spec))
