@@ -98,7 +98,7 @@ def patient_split(
         by_patient[ex.patient].append(ex)
     by_class: dict[int, list[str]] = defaultdict(list)
     for patient, items in sorted(by_patient.items()):
-        majority = int(round(sum(e.label for e in items) / len(items)))
+        majority = round(sum(e.label for e in items) / len(items))
         by_class[majority].append(patient)
     rng = random.Random(seed)
     val_patients: set[str] = set()

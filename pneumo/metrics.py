@@ -91,7 +91,7 @@ def compute_metrics(y_true: np.ndarray, probs: np.ndarray, threshold: float = 0.
         return _ratio((1 + b2) * precision * recall, b2 * precision + recall)
 
     return BinaryMetrics(
-        n=int(len(y)),
+        n=len(y),
         accuracy=_ratio(tp + tn, len(y)),
         auc=roc_auc(y, p),
         sensitivity=recall,

@@ -16,7 +16,12 @@ import numpy as np
 import tensorflow as tf
 
 from pneumo.dataset import (
-    Example, file_list_sha256, labels_of, list_examples, load_model_inputs, patient_split,
+    Example,
+    file_list_sha256,
+    labels_of,
+    list_examples,
+    load_model_inputs,
+    patient_split,
 )
 from pneumo.errors import DataError, UsageError
 from pneumo.metrics import BinaryMetrics, choose_threshold, compute_metrics
@@ -228,7 +233,7 @@ def _provenance(splits: Splits, config: TrainConfig, epochs: int, fit_s: float,
         "fit_wall_time_s": round(fit_s, 1),
         "total_wall_time_s": round(total_s, 1),
         "machine": f"{platform.machine()}, {_cpu_count()} CPU cores",
-        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "software": {
             "python": sys.version.split()[0],
             "tensorflow": tf.__version__,
