@@ -1,26 +1,53 @@
 """Open any chest X-ray file as a grayscale image plus metadata.
 
 One call, :func:`load_image`, whatever the format: PNG (8/16 bit), JPEG, TIFF,
-BMP, or DICOM recognised by content. Pixels come back as ``float32`` in
-``[0, 1]`` with bright meaning dense (MONOCHROME1 is inverted).
+BMP, or DICOM recognised by content (see :mod:`pneumo.dicom`). Pixels come
+back as ``float32`` in ``[0, 1]`` with bright meaning dense (MONOCHROME1 is
+inverted). Colour sources are converted to BT.601 luma and flagged with
+``ImageMetadata.is_color`` when their channels differ meaningfully.
+
+Limits: images over :data:`MAX_PIXELS` pixels are refused before their pixels
+are decoded (Pillow's decompression-bomb limit is set to the same value).
+Truncated JPEG and PNG files are refused even when Pillow could decode them
+(a JPEG without end-of-image marker, a PNG without IEND chunk), whatever
+``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says.
 """
 
 from __future__ import annotations
 
+import io
+import stat
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
+from pneumo.dicom import one_line, read_dicom, sniff_dicom
 from pneumo.errors import UnreadableFileError, UnsupportedImageError
+
+MAX_PIXELS = 100_000_000
+"""Largest image (width x height) accepted, for raster files and DICOM alike."""
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+COLOR_SPREAD = 0.06
+"""A pixel is coloured when its channels span more than this (of full scale)."""
+COLOR_FRACTION = 0.01
+"""An image is colour when more than this fraction of its pixels is coloured."""
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_SIXTEEN_BIT = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 
 
 @dataclass(frozen=True)
 class ImageMetadata:
     """What the loader learnt about a file besides its pixels.
 
-    DICOM fields are ``None`` for plain raster images.
+    DICOM fields are ``None`` for plain raster images. ``value_mapping`` says
+    how DICOM values became ``[0, 1]`` ("window", "VOI LUT", "min-max",
+    "colour range" or "palette").
     """
 
     format: str
@@ -44,6 +71,8 @@ class ImageMetadata:
     accession_number: str | None = None
     institution: str | None = None
     is_color: bool = False
+    transfer_syntax: str | None = None
+    value_mapping: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,29 +88,146 @@ class LoadedImage:
 def load_image(path: str | Path) -> LoadedImage:
     """Decode ``path`` into a :class:`LoadedImage`.
 
-    Raises :class:`~pneumo.errors.ImageError` subclasses, whose message names
-    the file and the problem.
+    DICOM is recognised by content, with or without a ``.dcm`` extension;
+    anything else goes to Pillow. Raises
+    :class:`~pneumo.errors.UnreadableFileError` (missing, unreadable, empty,
+    truncated or corrupt file) or :class:`~pneumo.errors.UnsupportedImageError`
+    (not an image, no pixel data, too large), whose message names the file and
+    the problem.
     """
     path = Path(path)
+    data = _read_bytes(path)
+    if sniff_dicom(data) is not None:
+        decoded = read_dicom(path, data, MAX_PIXELS)
+        gray, is_color = to_luma(decoded.pixels)
+        meta = ImageMetadata(
+            format="DICOM",
+            width=gray.shape[1],
+            height=gray.shape[0],
+            is_color=is_color,
+            **decoded.fields,
+        )
+        return LoadedImage(path=path, pixels=gray, metadata=meta, warnings=decoded.warnings)
+    return _load_raster(path, data)
+
+
+def to_luma(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return ``(gray, is_color)`` for ``(H, W)`` or ``(H, W, 3)`` pixels in [0, 1].
+
+    Colour becomes BT.601 luma (so a gray RGB image is returned unchanged);
+    ``is_color`` is True when more than :data:`COLOR_FRACTION` of the pixels
+    have channels more than :data:`COLOR_SPREAD` apart (checked on a
+    subsample of about a million pixels).
+    """
+    if pixels.ndim == 2:
+        return pixels.astype(np.float32, copy=False), False
+    rgb = pixels[..., :3].astype(np.float32, copy=False)
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 1e6)))
+    sample = rgb[::step, ::step]
+    spread = sample.max(axis=2) - sample.min(axis=2)
+    is_color = bool(np.mean(spread > COLOR_SPREAD) > COLOR_FRACTION)
+    gray = np.clip(rgb @ _LUMA, 0.0, 1.0).astype(np.float32, copy=False)
+    return gray, is_color
+
+
+def _read_bytes(path: Path) -> bytes:
+    """All bytes of a regular, non-empty file, or an UnreadableFileError."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            return _from_pil(path, img)
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise UnreadableFileError(path, "is a directory, not an image file")
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFileError(path, "not a regular file")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UnreadableFileError(path, "file not found") from None
-    except UnidentifiedImageError:
-        raise UnsupportedImageError(path, "not a recognised image format") from None
+    except PermissionError:
+        raise UnreadableFileError(path, "permission denied") from None
     except OSError as exc:
-        raise UnreadableFileError(path, f"cannot be decoded ({exc})") from None
+        raise UnreadableFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+    if not data:
+        raise UnreadableFileError(path, "empty file (0 bytes)")
+    return data
 
 
-def _from_pil(path: Path, img: Image.Image) -> LoadedImage:
-    fmt = img.format or "UNKNOWN"
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.float32) / 65535.0
-    elif img.mode == "L":
-        arr = np.asarray(img, dtype=np.float32) / 255.0
-    else:
-        arr = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
-    meta = ImageMetadata(format=fmt, width=img.width, height=img.height)
-    return LoadedImage(path=path, pixels=np.clip(arr, 0.0, 1.0), metadata=meta)
+def _load_raster(path: Path, data: bytes) -> LoadedImage:
+    """Decode a non-DICOM file with Pillow (first frame only)."""
+    try:
+        # Pillow only warns between 1x and 2x its limit: make that an error too.
+        # (catch_warnings is process-wide and not thread-safe: a concurrent thread
+        # may briefly see this filter, which only affects that one category.)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UnsupportedImageError(
+            path, f"image too large (more than {MAX_PIXELS:,} pixels)"
+        ) from None
+    except UnidentifiedImageError:
+        raise UnsupportedImageError(path, _unidentified(path)) from None
+    except Exception as exc:  # noqa: BLE001 - Pillow plugins raise many types on corrupt headers
+        raise UnreadableFileError(path, f"corrupt image header ({one_line(exc)})") from None
+    with img:
+        fmt = img.format or "UNKNOWN"
+        width, height = img.size
+        if width * height > MAX_PIXELS:
+            raise UnsupportedImageError(path, f"image too large ({width} x {height})")
+        _check_complete(path, fmt, data)
+        frames = int(getattr(img, "n_frames", 1))
+        try:
+            img.load()
+            pixels, notes = _pil_pixels(ImageOps.exif_transpose(img))
+        except Exception as exc:  # noqa: BLE001 - OSError for truncation, others for corrupt data
+            raise UnreadableFileError(
+                path, f"truncated or corrupt {fmt} data ({one_line(exc)})"
+            ) from None
+    if frames > 1:
+        notes.append(f"multi-frame {fmt} ({frames} frames): only the first frame is used")
+    gray, is_color = to_luma(pixels)
+    meta = ImageMetadata(
+        format=fmt,
+        width=gray.shape[1],
+        height=gray.shape[0],
+        number_of_frames=frames,
+        is_color=is_color,
+    )
+    return LoadedImage(path=path, pixels=gray, metadata=meta, warnings=tuple(notes))
+
+
+def _check_complete(path: Path, fmt: str, data: bytes) -> None:
+    """Refuse JPEG/PNG files cut short, which Pillow may decode silently."""
+    if fmt in ("JPEG", "MPO") and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        raise UnreadableFileError(path, "truncated JPEG file (no end-of-image marker)")
+    if fmt == "PNG":
+        end = data.rfind(b"\x00\x00\x00\x00IEND")
+        if end < 0 or len(data) < end + 12:  # length, type and CRC: 12 bytes
+            raise UnreadableFileError(path, "truncated PNG file (no complete IEND chunk)")
+
+
+def _pil_pixels(img: Image.Image) -> tuple[np.ndarray, list[str]]:
+    """Pixels of a loaded Pillow image in [0, 1]: (H, W) gray or (H, W, 3) RGB."""
+    notes: list[str] = []
+    mode = img.mode
+    if mode == "L":
+        return np.asarray(img, dtype=np.float32) / np.float32(255.0), notes
+    if mode in _SIXTEEN_BIT:
+        return np.asarray(img).astype(np.float32) / np.float32(65535.0), notes
+    if mode in ("I", "F"):
+        values = np.asarray(img).astype(np.float32)
+        top = 65535.0 if mode == "I" else 1.0
+        lo, hi = float(values.min()), float(values.max())
+        if lo >= 0.0 and hi <= top:
+            return values / np.float32(top), notes
+        notes.append(f"{mode}-mode values {lo:g}..{hi:g} scaled by min..max")
+        return (values - lo) / np.float32(max(hi - lo, 1e-12)), notes
+    if mode in ("LA", "La", "1"):
+        return np.asarray(img.convert("L"), dtype=np.float32) / np.float32(255.0), notes
+    rgb = img if mode == "RGB" else img.convert("RGB")
+    return np.asarray(rgb, dtype=np.float32) / np.float32(255.0), notes
+
+
+def _unidentified(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix:
+        return f"not a recognised image or DICOM file (content does not match its {suffix!r} name)"
+    return "not a recognised image or DICOM file"
