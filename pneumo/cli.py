@@ -1,0 +1,276 @@
+"""The ``pneumo`` command: ``scan`` and ``info`` here, other stages lazily.
+
+``pneumo train|convert|evaluate|gui ARGS`` hand ``ARGS`` to the stage's own
+``main`` (``train.cli``, ``convert.cli``, ``pneumo.evaluate``,
+``desktop.app``), imported only when asked for, so that ``pneumo scan`` never
+loads TensorFlow or Qt.
+
+Exit codes: 0 success; 1 a runtime error, or (``scan``) some files could not
+be classified while the others were still reported; 2 a usage error,
+including ``scan`` paths that contain no image files at all; 130 interrupted.
+Every :class:`~pneumo.errors.PneumoError` is one ``pneumo: error: ...`` line
+on standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pneumo import __version__
+from pneumo.errors import PneumoError, UsageError
+
+_TF_HINT = "pip install 'pneumoscan[train]'"
+
+
+# -- stage dispatch (the only place where heavy stages are imported) ----------
+def _stage_train(argv: list[str]) -> Any:
+    from train.cli import main as stage_main
+
+    return stage_main(argv)
+
+
+def _stage_convert(argv: list[str]) -> Any:
+    from convert.cli import main as stage_main
+
+    return stage_main(argv)
+
+
+def _keras_loader(path: Path) -> Callable[[Any], Any]:
+    from train.predict import load_keras_predictor
+
+    return load_keras_predictor(path)
+
+
+def _stage_evaluate(argv: list[str]) -> Any:
+    from pneumo.evaluate import main as stage_main
+
+    return stage_main(argv, keras_loader=_keras_loader)
+
+
+def _stage_gui(argv: list[str]) -> Any:
+    from desktop.app import main as stage_main
+
+    return stage_main(argv)
+
+
+STAGES: dict[str, tuple[Callable[[list[str]], Any], str, str]] = {
+    "train": (_stage_train, "train.cli", "train a model (needs TensorFlow)"),
+    "convert": (_stage_convert, "convert.cli", "convert a trained model to LiteRT (.tflite)"),
+    "evaluate": (_stage_evaluate, "pneumo.evaluate", "evaluate a model on a labelled folder"),
+    "gui": (_stage_gui, "desktop.app", "open the desktop app"),
+}
+
+
+def _run_stage(name: str, argv: list[str]) -> int:
+    func, module, _ = STAGES[name]
+    try:
+        rc = func(argv)
+    except SystemExit as exc:
+        return _exit_code(exc)
+    except ImportError as exc:
+        missing = exc.name or ""
+        top = missing.split(".")[0]
+        if top in ("tensorflow", "keras", "tf_keras"):
+            _error(f"pneumo {name} needs TensorFlow: {_TF_HINT}")
+            return 2
+        if top in ("PySide6", "shiboken6"):
+            _error(f"pneumo {name} needs Qt: pip install PySide6-Essentials")
+            return 2
+        if missing and (module == missing or module.startswith(missing + ".")):
+            _error(f"pneumo {name} is not available: module {module} is not installed")
+            return 1
+        raise
+    return int(rc or 0)
+
+
+# -- parser -------------------------------------------------------------------
+def _threshold(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return value
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``pneumo`` argument parser (stage subcommands are listed, not parsed)."""
+    parser = argparse.ArgumentParser(
+        prog="pneumo",
+        description="PneumoScan: offline pneumonia screening of chest X-rays "
+        "(a research tool, not a medical device).",
+    )
+    parser.add_argument("--version", action="version", version=f"pneumo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    scan = sub.add_parser(
+        "scan",
+        help="classify image files and folders",
+        description="Classify chest X-rays (PNG, JPEG, TIFF, BMP, DICOM). Folders are "
+        "walked recursively. Patient ID and name are left out of exports unless "
+        "--include-identifiers is given. Exit status: 0 all classified, 1 some files "
+        "failed (the rest are still reported), 2 usage error or no image files found.",
+    )
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    scan.add_argument("--json", metavar="FILE|-", help="write results as JSON ('-': stdout)")
+    scan.add_argument("--csv", metavar="FILE", help="write results as CSV")
+    scan.add_argument("--model", metavar="FILE", help="a .tflite model (default: shipped)")
+    scan.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
+    scan.add_argument(
+        "--include-identifiers",
+        action="store_true",
+        help="include patient ID and name in JSON/CSV exports",
+    )
+    scan.add_argument("--threshold", type=_threshold, help="override the card's threshold")
+    scan.set_defaults(func=_cmd_scan)
+    info = sub.add_parser("info", help="show the shipped models")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=_cmd_info)
+    for name, (_, _, help_text) in STAGES.items():
+        stage = sub.add_parser(name, help=help_text, add_help=False)
+        stage.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+# -- main -----------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> int:
+    """Run ``pneumo`` with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args_list and args_list[0] in STAGES:
+            return _run_stage(args_list[0], args_list[1:])
+        parser = build_parser()
+        try:
+            args = parser.parse_args(args_list)
+        except SystemExit as exc:
+            return _exit_code(exc)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.func(args))
+    except PneumoError as exc:
+        _error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("\npneumo: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+
+
+def _error(message: str) -> None:
+    print(f"pneumo: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _exit_code(exc: SystemExit) -> int:
+    code = exc.code
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 2
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+# -- commands -------------------------------------------------------------------
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from pneumo.paths import default_model_path
+    from pneumo.progress import ProgressBar
+    from pneumo.records import ScanRecord, format_record, summarize, write_csv, write_json
+    from pneumo.runner import ModelRunner
+    from pneumo.scan import iter_inputs, scan
+
+    paths = [Path(p) for p in args.paths]
+    if next(iter_inputs(paths), None) is None:
+        raise UsageError("no image files found in " + ", ".join(str(p) for p in paths))
+    model = Path(args.model) if args.model else default_model_path()
+    runner = ModelRunner(model)
+    json_stdout = args.json == "-"
+    progress = ProgressBar(None, stream=sys.stderr)
+    if progress.enabled:
+        progress.total = sum(1 for _ in iter_inputs(paths))
+    records: list[ScanRecord] = []
+    try:
+        for record in scan(paths, runner, workers=args.workers, threshold=args.threshold):
+            records.append(record)
+            if not json_stdout:
+                progress.clear()
+                print(format_record(record), flush=True)
+            progress.advance()
+    finally:
+        progress.close()
+    ids = bool(args.include_identifiers)
+    try:
+        if args.json:
+            write_json(records, args.json, include_identifiers=ids)
+        if args.csv:
+            write_csv(records, Path(args.csv), include_identifiers=ids)
+    except OSError as exc:
+        name = exc.filename or args.csv or args.json
+        raise PneumoError(f"{name}: cannot write results ({exc.strerror or exc})") from None
+    failed = sum(1 for r in records if r.error is not None)
+    summary = summarize(records, runner.card.labels)
+    threshold = runner.card.threshold if args.threshold is None else args.threshold
+    summary += f" (threshold {threshold:.3f}, model {runner.model_path.name})"
+    print(summary, file=sys.stderr if json_stdout else sys.stdout)
+    return 1 if failed else 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from pneumo.modelcard import CARD_FILENAME, ModelCard
+    from pneumo.paths import HOW_TO_GET_A_MODEL, assets_dir, describe_model, shipped_models
+
+    folder = assets_dir()
+    card_path = folder / CARD_FILENAME
+    card = ModelCard.load(card_path) if card_path.is_file() else None
+    infos = [describe_model(p, card) for p in shipped_models(folder)]
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2))
+        return 0
+    print(f"pneumo {__version__}; models in {folder}")
+    if not infos:
+        print(f"  none: {HOW_TO_GET_A_MODEL}")
+    for i in infos:
+        line = f"  {i.path.name}: {i.kind}, {i.size_bytes / 1e6:.1f} MB"
+        if i.input_size:
+            line += f", input {i.input_size}x{i.input_size}"
+        if i.threshold is not None:
+            line += f", threshold {i.threshold:.3f}"
+        line += {True: ", sha256 ok", False: ", SHA256 MISMATCH", None: ""}[i.sha256_ok]
+        print(line)
+        if i.test_metrics:
+            m = i.test_metrics
+            print(
+                f"    test: AUC {m['auc']:.3f}, sensitivity {m['sensitivity']:.3f}, "
+                f"specificity {m['specificity']:.3f} (n={m['n']})"
+            )
+        if i.error:
+            print(f"    error: {i.error}")
+    return 0
+
+
+__all__ = ["STAGES", "build_parser", "main"]

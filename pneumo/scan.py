@@ -1,0 +1,241 @@
+"""Scan files and folders of X-rays: find images, classify them, report each.
+
+:func:`scan` decodes and preprocesses images on a small thread pool while the
+calling thread runs inference, yielding one :class:`ScanRecord` per file in
+input order. A file that cannot be read, or that the input gate refuses,
+becomes an error record and the scan goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pneumo.errors import ImageError, PneumoError
+from pneumo.gate import check_input
+from pneumo.imaging import ImageMetadata, load_image
+from pneumo.preprocess import Preprocessing, preprocess
+from pneumo.records import ScanRecord, write_csv, write_json
+
+if TYPE_CHECKING:
+    from pneumo.runner import ModelRunner
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "InputProblem",
+    "ScanRecord",
+    "is_dicom_file",
+    "iter_image_files",
+    "iter_inputs",
+    "scan",
+    "write_csv",
+    "write_json",
+]
+
+#: Extensions (lower case) taken as images when walking folders.
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"})
+_POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """A user-given path that does not exist, or a folder that cannot be read."""
+
+    path: Path
+    problem: str
+
+
+def is_dicom_file(path: Path) -> bool:
+    """True when ``path`` holds a DICOM Part 10 file: ``DICM`` at offset 128."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:] == b"DICM"
+
+
+def _is_candidate(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS or is_dicom_file(path)
+
+
+def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path | InputProblem]:
+    """Image files under ``paths``, plus an :class:`InputProblem` per bad path.
+
+    A path given as a file is always taken (the loader then judges it).
+    Folders are walked recursively in sorted order; hidden entries (name
+    starting with ``.``) are skipped; files are taken when their extension is
+    in :data:`IMAGE_EXTENSIONS` or their content is DICOM. Each file is
+    yielded once.
+    """
+    seen: set[str] = set()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            yield from _walk(path, seen)
+        elif path.exists():
+            key = os.path.realpath(path)
+            if key not in seen:
+                seen.add(key)
+                yield path
+        else:
+            yield InputProblem(path, "no such file or folder")
+
+
+def _walk(root: Path, seen: set[str]) -> Iterator[Path | InputProblem]:
+    key = os.path.realpath(root)
+    if key in seen:  # a symlink loop or a folder given twice
+        return
+    seen.add(key)
+    try:
+        with os.scandir(root) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        yield InputProblem(root, f"cannot read folder ({exc.strerror or exc})")
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir()
+            is_file = not is_dir and entry.is_file()
+        except OSError:
+            continue
+        if is_dir:
+            yield from _walk(path, seen)
+        elif is_file and _is_candidate(path):
+            real = os.path.realpath(path)
+            if real not in seen:
+                seen.add(real)
+                yield path
+
+
+def iter_image_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """The image files of :func:`iter_inputs`, without the problems."""
+    for item in iter_inputs(paths):
+        if isinstance(item, Path):
+            yield item
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a worker hands to the inference thread (never the full image)."""
+
+    path: Path
+    metadata: ImageMetadata | None
+    model_input: np.ndarray | None
+    warnings: tuple[str, ...]
+    error: str | None
+
+
+def _prepare(path: Path, spec: Preprocessing) -> _Prepared:
+    """Decode, gate and preprocess one file; every failure becomes ``error``."""
+    metadata: ImageMetadata | None = None
+    warnings: tuple[str, ...] = ()
+    try:
+        image = load_image(path)
+        metadata, warnings = image.metadata, tuple(image.warnings)
+        gate_warnings, refusal = check_input(image)
+        warnings += tuple(gate_warnings)
+        if refusal is not None:
+            return _Prepared(path, metadata, None, warnings, refusal)
+        return _Prepared(path, metadata, preprocess(image, spec), warnings, None)
+    except ImageError as exc:
+        return _Prepared(path, metadata, None, warnings, exc.problem)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a scan
+        return _Prepared(path, metadata, None, warnings, _unexpected(exc))
+
+
+def _unexpected(exc: BaseException) -> str:
+    return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+def scan(
+    paths: Iterable[str | Path],
+    runner: ModelRunner,
+    *,
+    workers: int = 2,
+    cancel: threading.Event | None = None,
+    threshold: float | None = None,
+    max_in_flight: int | None = None,
+) -> Iterator[ScanRecord]:
+    """Classify every image under ``paths``, yielding records in input order.
+
+    Decoding and preprocessing run on ``workers`` threads; inference runs in
+    the thread consuming this generator (so ``runner`` is used by one thread
+    only). At most ``max_in_flight`` files (default ``4 * workers``) are
+    decoded ahead, so memory stays bounded however large the folder. Setting
+    ``cancel`` stops the scan promptly: no further records are yielded.
+    ``threshold`` overrides the model card's decision threshold.
+    """
+    workers = max(1, int(workers))
+    limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
+    spec = runner.card.preprocessing
+    pending: deque[ScanRecord | Future[_Prepared]] = deque()
+    items = iter_inputs(paths)
+    exhausted = False
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumo-decode")
+    try:
+        while True:
+            while not exhausted and len(pending) < limit and not _cancelled(cancel):
+                item = next(items, None)
+                if item is None:
+                    exhausted = True
+                elif isinstance(item, InputProblem):
+                    pending.append(ScanRecord(path=item.path, error=item.problem))
+                else:
+                    pending.append(pool.submit(_prepare, item, spec))
+            if not pending or _cancelled(cancel):
+                return
+            head = pending.popleft()
+            if isinstance(head, ScanRecord):
+                yield head
+                continue
+            while not head.done():
+                if _cancelled(cancel):
+                    return
+                wait_futures([head], timeout=_POLL_S)
+            record = _classify(head.result(), runner, threshold)
+            if _cancelled(cancel):
+                return
+            yield record
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _cancelled(cancel: threading.Event | None) -> bool:
+    return cancel is not None and cancel.is_set()
+
+
+def _classify(prep: _Prepared, runner: ModelRunner, threshold: float | None) -> ScanRecord:
+    if prep.error is not None or prep.model_input is None:
+        return ScanRecord.from_metadata(
+            prep.path, prep.metadata, error=prep.error, warnings=prep.warnings
+        )
+    try:
+        probability = runner.predict(prep.model_input)
+    except PneumoError as exc:
+        return ScanRecord.from_metadata(
+            prep.path, prep.metadata, error=str(exc), warnings=prep.warnings
+        )
+    except Exception as exc:  # noqa: BLE001
+        return ScanRecord.from_metadata(
+            prep.path, prep.metadata, error=_unexpected(exc), warnings=prep.warnings
+        )
+    return ScanRecord.from_metadata(
+        prep.path,
+        prep.metadata,
+        label=runner.card.label_for(probability, threshold),
+        probability=probability,
+        warnings=prep.warnings,
+    )

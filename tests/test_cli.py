@@ -1,0 +1,353 @@
+"""The ``pneumo`` command line: scan, info, stage dispatch, errors, exit codes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from pneumo import __version__
+from pneumo.cli import main
+from pneumo.errors import DataError
+from pneumo.progress import ProgressBar
+from tests.tinymodel import SampleFolder, cached_tiny_tflite, make_scan_folder
+
+pytest.importorskip("tensorflow")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cached_tiny_tflite(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def int8_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return cached_tiny_tflite(tmp_path_factory.getbasetemp(), int8=True)
+
+
+@pytest.fixture(scope="session")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> SampleFolder:
+    return make_scan_folder(tmp_path_factory.mktemp("cli_mixed"))
+
+
+@pytest.fixture(scope="session")
+def good(tmp_path_factory: pytest.TempPathFactory) -> SampleFolder:
+    return make_scan_folder(tmp_path_factory.mktemp("cli_good"), bad=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PNEUMO_MODEL", raising=False)
+    monkeypatch.delenv("PNEUMO_ASSETS", raising=False)
+
+
+def test_scan_mixed_folder_reports_every_file_and_exits_1(
+    mixed: SampleFolder, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(["scan", str(mixed.root), "--json", "-", "--model", str(model)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    data = json.loads(out)
+    assert [d["path"] for d in data] == [str(p) for p in mixed.scanned]
+    errors = {d["path"] for d in data if d["error"]}
+    assert errors == {str(p) for p in mixed.bad}
+    assert all(d["label"] and d["probability"] is not None for d in data if not d["error"])
+    assert all("patient_id" not in d and "patient_name" not in d for d in data)
+    assert "5 failed" in err  # the summary goes to stderr when JSON is on stdout
+
+
+def test_scan_good_folder_exits_0_with_a_table(
+    good: SampleFolder, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(["scan", str(good.root), "--model", str(model)])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == len(good.good) + 1
+    assert lines[-1].startswith(f"{len(good.good)} files: ") and "0 failed" in lines[-1]
+    assert all(line.split()[0] in ("NORMAL", "PNEUMONIA") for line in lines[:-1])
+
+
+def test_progress_is_quiet_when_piped(
+    good: SampleFolder, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", str(good.root), "--model", str(model), "--json", "-"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "[#" not in err and "\x1b" not in err
+
+
+def test_progress_bar_draws_on_a_terminal() -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    with ProgressBar(4, stream=stream, width=10) as bar:
+        assert bar.enabled
+        for _ in range(4):
+            bar.advance()
+    text = stream.getvalue()
+    assert "[##########] 4/4 100%" in text and text.endswith("\r\x1b[K")
+    piped = io.StringIO()
+    quiet = ProgressBar(4, stream=piped)
+    quiet.advance(4)
+    quiet.close()
+    assert not quiet.enabled and piped.getvalue() == ""
+
+
+def test_csv_export_and_identifiers(
+    mixed: SampleFolder, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results.csv"
+    jout = tmp_path / "results.json"
+    rc = main(["scan", str(mixed.root), "--model", str(model), "--csv", str(out)])
+    assert rc == 1
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert len(rows) == len(mixed.scanned) and "patient_id" not in rows[0]
+    rc = main(
+        ["scan", str(mixed.root / "g_cr.dcm"), "--model", str(model), "--csv", str(out)]
+        + ["--json", str(jout), "--include-identifiers"]
+    )
+    assert rc == 0
+    (row,) = csv.DictReader(out.open(encoding="utf-8"))
+    assert row["patient_id"] == "PAT-0001" and row["patient_name"] == "Doe^Jane"
+    assert json.loads(jout.read_text())[0]["patient_id"] == "PAT-0001"
+    assert "g_cr.dcm" in capsys.readouterr().out  # the table still goes to stdout
+
+
+def test_threshold_override(
+    good: SampleFolder, model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["scan", str(good.root), "--model", str(model), "--json", "-", "--threshold", "0"])
+        == 0
+    )
+    assert {d["label"] for d in json.loads(capsys.readouterr().out)} == {"PNEUMONIA"}
+
+
+def test_missing_model_says_how_to_get_one(
+    good: SampleFolder,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PNEUMO_ASSETS", str(tmp_path))
+    assert main(["scan", str(good.root)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pneumo: error: no model at") and len(err.splitlines()) == 1
+    assert "pneumo train" in err and "pneumo convert" in err and "--model" in err
+    assert main(["scan", str(good.root), "--model", str(tmp_path / "x.tflite")]) == 1
+    assert "model file not found" in capsys.readouterr().err
+
+
+def test_default_model_from_assets(
+    good: SampleFolder, model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PNEUMO_ASSETS", str(model.parent))
+    assert main(["scan", str(good.good[0])]) == 0
+    monkeypatch.setenv("PNEUMO_MODEL", str(model))
+    monkeypatch.setenv("PNEUMO_ASSETS", "/nonexistent")
+    assert main(["scan", str(good.good[0])]) == 0
+
+
+def test_tampered_model_is_refused(
+    good: SampleFolder, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copytree(model.parent, tmp_path / "m")
+    bad = tmp_path / "m" / model.name
+    data = bytearray(bad.read_bytes())
+    data[-10] ^= 1
+    bad.write_bytes(bytes(data))
+    assert main(["scan", str(good.root), "--model", str(bad)]) == 1
+    assert "sha256 does not match its model card" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["scan"],
+        ["frobnicate"],
+        ["scan", ".", "--workers", "0"],
+        ["scan", ".", "--threshold", "1.5"],
+        ["scan", ".", "--threshold", "abc"],
+        ["info", "--bogus"],
+    ],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert capsys.readouterr().err
+
+
+def test_no_image_files_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "readme.txt").write_text("nothing here")
+    assert main(["scan", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"pneumo: error: no image files found in {tmp_path}"
+
+
+def test_missing_path_is_an_error_record(
+    good: SampleFolder, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        ["scan", str(good.good[0]), str(tmp_path / "gone"), "--model", str(model), "--json", "-"]
+    )
+    assert rc == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data[1] == {**data[1], "path": str(tmp_path / "gone"), "error": "no such file or folder"}
+
+
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for name in ("scan", "info", "train", "convert", "evaluate", "gui"):
+        assert f"    {name} " in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"pneumo {__version__}"
+
+
+def test_python_dash_m_version() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pneumo", "--version"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"pneumo {__version__}"
+
+
+# -- info -------------------------------------------------------------------------
+def test_info_json_lists_models_with_kinds(
+    model: Path,
+    int8_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("PNEUMO_ASSETS", str(model.parent))
+    assert main(["info", "--json"]) == 0
+    infos = {Path(i["path"]).name: i for i in json.loads(capsys.readouterr().out)}
+    assert infos["model.tflite"]["kind"] == "float" and infos["model.keras"]["kind"] == "keras"
+    assert infos["model.tflite"]["sha256_ok"] is True
+    assert infos["model.tflite"]["input_size"] == 64 and infos["model.tflite"]["threshold"] == 0.5
+    monkeypatch.setenv("PNEUMO_ASSETS", str(int8_model.parent))
+    assert main(["info", "--json"]) == 0
+    kinds = {Path(i["path"]).name: i["kind"] for i in json.loads(capsys.readouterr().out)}
+    assert kinds["model.tflite"] == "int8"
+    assert main(["info"]) == 0
+    assert "model.tflite: int8" in capsys.readouterr().out
+    monkeypatch.setenv("PNEUMO_ASSETS", str(tmp_path))
+    assert main(["info", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["info"]) == 0
+    assert "pneumo train" in capsys.readouterr().out
+
+
+# -- stage dispatch ---------------------------------------------------------------
+def _fake_stage(monkeypatch: pytest.MonkeyPatch, module: str, func: object) -> None:
+    package = module.split(".")[0]
+    if package not in sys.modules:
+        monkeypatch.setitem(sys.modules, package, types.ModuleType(package))
+    fake = types.ModuleType(module)
+    fake.main = func  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module, fake)
+
+
+def test_stages_get_their_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, list[str]] = {}
+
+    def recorder(stage: str, rc: int | None) -> object:
+        def stage_main(argv: list[str]) -> int | None:
+            seen[stage] = argv
+            return rc
+
+        return stage_main
+
+    _fake_stage(monkeypatch, "train.cli", recorder("train", 7))
+    _fake_stage(monkeypatch, "convert.cli", recorder("convert", 0))
+    _fake_stage(monkeypatch, "desktop.app", recorder("gui", None))
+    assert main(["train", "data", "--out", "run", "--help"]) == 7
+    assert main(["convert", "run"]) == 0
+    assert main(["gui"]) == 0  # a stage returning None means success
+    assert seen == {"train": ["data", "--out", "run", "--help"], "convert": ["run"], "gui": []}
+
+
+def test_evaluate_gets_a_keras_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pneumo.evaluate
+
+    calls: list[tuple[list[str], object]] = []
+    monkeypatch.setattr(
+        pneumo.evaluate, "main", lambda argv, keras_loader=None: calls.append((argv, keras_loader))
+    )
+    assert main(["evaluate", "data", "--json", "-"]) == 0
+    assert calls[0][0] == ["data", "--json", "-"] and callable(calls[0][1])
+
+
+def test_stage_without_tensorflow(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def no_tf(argv: list[str]) -> int:
+        raise ModuleNotFoundError("No module named 'tensorflow'", name="tensorflow")
+
+    _fake_stage(monkeypatch, "train.cli", no_tf)
+    assert main(["train", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "pneumo train needs TensorFlow: pip install 'pneumoscan[train]'" in err
+
+
+def test_stage_errors_and_interrupts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def data_error(argv: list[str]) -> int:
+        raise DataError("/data: no NORMAL/ folder")
+
+    def interrupted(argv: list[str]) -> int:
+        raise KeyboardInterrupt
+
+    def exits(argv: list[str]) -> int:
+        raise SystemExit(2)
+
+    _fake_stage(monkeypatch, "convert.cli", data_error)
+    assert main(["convert", "x"]) == 1
+    assert capsys.readouterr().err == "pneumo: error: /data: no NORMAL/ folder\n"
+    _fake_stage(monkeypatch, "convert.cli", interrupted)
+    assert main(["convert"]) == 130
+    _fake_stage(monkeypatch, "convert.cli", exits)
+    assert main(["convert"]) == 2
+
+
+def test_missing_stage_module(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "desktop.app", None)  # makes the import fail
+    assert main(["gui"]) == 1
+    assert "pneumo gui is not available" in capsys.readouterr().err
+
+
+def test_unwritable_export_is_one_error_line(
+    good: SampleFolder, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("x")
+    target = tmp_path / "file" / "results.csv"  # a folder that is a file
+    assert main(["scan", str(good.good[0]), "--model", str(model), "--csv", str(target)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pneumo: error: ") and "cannot write" in err[0]
