@@ -49,22 +49,24 @@ class Evaluation:
 
 
 def default_model() -> Path:
-    """The shipped model: ``assets/model.tflite``, else ``assets/model.keras``."""
-    from pneumo.paths import assets_dir
+    """The shipped model: ``assets/model.tflite`` (or ``$PNEUMO_MODEL``), else
+    the Keras ``assets/model.keras``."""
+    from pneumo.paths import assets_dir, default_model_path
 
-    assets = assets_dir()
-    for name in ("model.tflite", "model.keras"):
-        if (assets / name).is_file():
-            return assets / name
-    raise ModelNotFoundError(
-        f"no model in {assets}: run `pneumo train` and `pneumo convert`, or pass --model")
+    try:
+        return default_model_path()
+    except ModelNotFoundError:
+        keras_model = assets_dir() / "model.keras"
+        if keras_model.is_file():
+            return keras_model
+        raise
 
 
-def _tflite_predictor(model: Path) -> tuple[BatchPredictor, ModelCard]:
+def _tflite_predictor(model: Path) -> tuple[BatchPredictor, ModelCard, str]:
     from pneumo.runner import ModelRunner
 
     runner = ModelRunner(model)
-    return runner.predict_batch, runner.card
+    return runner.predict_batch, runner.card, "int8" if runner.is_quantised else "float"
 
 
 def evaluate(
@@ -85,8 +87,7 @@ def evaluate(
         card = ModelCard.load(model.parent / CARD_FILENAME)
         predict_batch, kind = keras_loader(model), "keras"
     elif model.suffix == ".tflite":
-        predict_batch, card = _tflite_predictor(model)
-        kind = str(card.extra.get("quantization", {}).get(model.name, {}).get("kind", "tflite"))
+        predict_batch, card, kind = _tflite_predictor(model)
     else:
         raise UsageError(f"{model}: expected a .tflite or .keras model file")
     examples = list_examples(folder, card.labels)

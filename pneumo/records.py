@@ -105,8 +105,21 @@ def write_csv(
         row["warnings"] = "; ".join(row["warnings"])
         if row["probability"] is not None:
             row["probability"] = f"{row['probability']:.6f}"
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     write_text_atomic(Path(path), buf.getvalue())
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: object) -> str:
+    """A CSV cell; text a spreadsheet would run as a formula is quoted with '."""
+    if value is None:
+        return ""
+    text = str(value)
+    if isinstance(value, str) and text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
 
 
 def write_json(

@@ -317,3 +317,15 @@ def test_human_lines_and_summary() -> None:
         recs[1]
     )
     assert summarize(recs, ("NORMAL", "PNEUMONIA")) == "2 files: 0 NORMAL, 1 PNEUMONIA, 1 failed"
+
+
+def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
+    from pneumo.records import ScanRecord, write_csv
+
+    record = ScanRecord(path=Path("=HYPERLINK(x).png"), label=None, probability=None,
+                        error="@SUM(1)", warnings=("-2+3",))
+    out = tmp_path / "out.csv"
+    write_csv([record], out)
+    text = out.read_text()
+    assert "'@SUM(1)" in text and "'-2+3" in text
+    assert ",=" not in text and "\n=" not in text
