@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 
-def synthetic_film(rng: np.random.Generator, pneumonia: bool, size: int = 96) -> np.ndarray:
+def synthetic_film(rng: np.random.Generator, pneumonia: bool, size: int = 128) -> np.ndarray:
     """One uint8 grayscale film of ``size`` x ``size``."""
     yy, xx = np.mgrid[0:size, 0:size] / size
     body = np.exp(-(((xx - 0.5) / 0.38) ** 2 + ((yy - 0.55) / 0.45) ** 2))
@@ -30,7 +30,7 @@ def synthetic_film(rng: np.random.Generator, pneumonia: bool, size: int = 96) ->
 
 
 def write_dataset(root: Path, per_class: int = 24, test_per_class: int = 8, seed: int = 0,
-                  size: int = 96) -> Path:
+                  size: int = 128) -> Path:
     """Write ``root/{train,val,test}/{NORMAL,PNEUMONIA}`` and return ``root``."""
     rng = np.random.default_rng(seed)
     counts = {"train": per_class, "val": 2, "test": test_per_class}

@@ -125,3 +125,30 @@ def test_training_inputs_equal_app_inputs(synthetic_dataset: Path) -> None:
     batch = load_model_inputs(paths, spec, workers=2)
     for i, path in enumerate(paths):
         np.testing.assert_array_equal(batch[i], preprocess(load_image(path), spec))
+
+
+def test_scan_feeds_the_model_what_training_fed_it(synthetic_dataset: Path,
+                                                   tmp_path: Path) -> None:
+    """The app's path (scan -> runner) and the training pipeline's cached
+    arrays are the same arrays for the same files."""
+    from pneumo.runner import ModelRunner
+    from pneumo.scan import scan
+    from tests.tinymodel import cached_tiny_tflite
+
+    model_path = cached_tiny_tflite(tmp_path, input_size=64)
+    runner = ModelRunner(model_path)
+    seen: list[np.ndarray] = []
+    original = runner.predict
+
+    def recording_predict(model_input: np.ndarray) -> float:
+        seen.append(np.array(model_input, copy=True))
+        return original(model_input)
+
+    runner.predict = recording_predict  # type: ignore[method-assign]
+    paths = sorted((synthetic_dataset / "test" / "NORMAL").glob("*.png"))[:3]
+    records = list(scan(paths, runner, workers=2))
+    assert all(r.error is None for r in records)
+    training_inputs = load_model_inputs(paths, runner.card.preprocessing)
+    assert len(seen) == len(paths)
+    for got, expected in zip(seen, training_inputs, strict=True):
+        np.testing.assert_array_equal(got, expected)
