@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from train.models import ARCHITECTURES
+from train.pipeline import AUGMENTATIONS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hflip", action="store_true", help="also augment with horizontal flips")
+    p.add_argument("--augment", default="standard", choices=AUGMENTATIONS,
+                   help="'strong' adds random blur and sharpening")
     p.add_argument("--min-sensitivity", type=float, default=0.95,
                    help="threshold rule: best specificity at this validation sensitivity")
     p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
@@ -42,7 +45,7 @@ def main(argv: list[str]) -> int:
     config = TrainConfig(
         architecture=args.arch, input_size=args.input_size, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
-        val_fraction=args.val_fraction, seed=args.seed, hflip=args.hflip,
+        val_fraction=args.val_fraction, seed=args.seed, hflip=args.hflip, augment=args.augment,
         min_sensitivity=args.min_sensitivity, strategy=args.strategy,
         mixed_precision=args.mixed_precision, weights=args.weights, workers=args.workers,
     )

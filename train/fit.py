@@ -45,6 +45,7 @@ class TrainConfig:
     val_fraction: float = 0.15
     seed: int = 0
     hflip: bool = False
+    augment: str = "standard"
     min_sensitivity: float = 0.95
     strategy: str = "default"
     mixed_precision: bool = False
@@ -154,7 +155,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
     strategy = _strategy(config.strategy)
     batch = config.batch_size * strategy.num_replicas_in_sync
     train_ds = make_dataset(x_train, y_train, batch, training=True, seed=config.seed,
-                            hflip=config.hflip)
+                            hflip=config.hflip, augment=config.augment)
     val_ds = make_dataset(x_val, y_val, batch, training=False)
     steps = int(np.ceil(len(x_train) / batch))
     with strategy.scope():

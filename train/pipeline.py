@@ -7,14 +7,20 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
+AUGMENTATIONS = ("standard", "strong")
 
-def augmenter(seed: int, hflip: bool = False) -> keras.Sequential:
+
+def augmenter(seed: int, hflip: bool = False, strength: str = "standard") -> keras.Sequential:
     """Augmentation for frontal chest films.
 
-    Small rotations (about 7 degrees), shifts (5 %), zoom (10 %), brightness and
-    contrast. Never vertical flips; horizontal flips only when asked (the heart
-    sits on the left in nearly every film).
+    ``standard``: small rotations (about 7 degrees), shifts (5 %), zoom (10 %),
+    brightness and contrast. ``strong`` adds random blur and sharpening, for
+    films resized or processed differently from the training copies. Never
+    vertical flips; horizontal flips only when asked (the heart sits on the
+    left in nearly every film).
     """
+    if strength not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {strength!r}")
     steps: list[layers.Layer] = [
         layers.RandomRotation(0.02, fill_mode="constant", seed=seed),
         layers.RandomTranslation(0.05, 0.05, fill_mode="constant", seed=seed + 1),
@@ -22,6 +28,12 @@ def augmenter(seed: int, hflip: bool = False) -> keras.Sequential:
         layers.RandomBrightness(0.1, value_range=(0.0, 1.0), seed=seed + 3),
         layers.RandomContrast(0.2, value_range=(0.0, 1.0), seed=seed + 4),
     ]
+    if strength == "strong":
+        steps += [
+            layers.RandomGaussianBlur(0.5, kernel_size=3, sigma=1.0, value_range=(0.0, 1.0),
+                                      seed=seed + 6),
+            layers.RandomSharpness(0.3, value_range=(0.0, 1.0), seed=seed + 7),
+        ]
     if hflip:
         steps.insert(0, layers.RandomFlip("horizontal", seed=seed + 5))
     return keras.Sequential(steps, name="augment")
@@ -35,6 +47,7 @@ def make_dataset(
     training: bool,
     seed: int = 0,
     hflip: bool = False,
+    augment: str = "standard",
 ) -> tf.data.Dataset:
     """Batches of (input, label); shuffled and augmented when ``training``."""
     ds = tf.data.Dataset.from_tensor_slices((inputs, labels.astype(np.float32)))
@@ -42,9 +55,9 @@ def make_dataset(
         ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=False)
     if training:
-        augment = augmenter(seed, hflip)
+        augment_batch = augmenter(seed, hflip, augment)
         ds = ds.map(
-            lambda x, y: (tf.clip_by_value(augment(x, training=True), 0.0, 1.0), y),
+            lambda x, y: (tf.clip_by_value(augment_batch(x, training=True), 0.0, 1.0), y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return ds.prefetch(tf.data.AUTOTUNE)
