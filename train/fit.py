@@ -122,13 +122,17 @@ def _compile(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> N
     )
 
 
-def _float32_copy(model: keras.Model, config: TrainConfig, input_size: int) -> keras.Model:
-    """The same network in float32 (mixed-precision training saves float32)."""
-    if not config.mixed_precision:
-        return model
+def export_model(model: keras.Model, config: TrainConfig, input_size: int, path: Path) -> keras.Model:
+    """Save the network alone (float32, no optimizer state) and return it.
+
+    A fresh build of the architecture takes the trained weights, which drops
+    the optimizer's slots (two thirds of a checkpoint) and any mixed-precision
+    policy, so the shipped file is small and converts cleanly.
+    """
     keras.mixed_precision.set_global_policy("float32")
     clean = build_model(config.architecture, input_size)
     clean.set_weights(model.get_weights())
+    clean.save(path)
     return clean
 
 
@@ -182,8 +186,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
     fit_seconds = time.time() - fit_started
     if best_path.exists():
         model = keras.models.load_model(best_path)
-    model = _float32_copy(model, config, input_size)
-    model.save(run_dir / "model.keras")
+    model = export_model(model, config, input_size, run_dir / "model.keras")
 
     p_val = predict(model, x_val)
     threshold = choose_threshold(y_val, p_val, config.min_sensitivity)
@@ -198,6 +201,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
         metrics["test"] = compute_metrics(y_test, p_test, threshold)
         metrics["test_at_0.5"] = compute_metrics(y_test, p_test, 0.5)
         reports["test"] = (y_test, p_test)
+    val_auc = history.history.get("val_auc", [])
     epochs_run = len(history.history.get("loss", []))
     card = ModelCard(
         name=f"{config.architecture}-{_dt.date.today():%Y%m%d}",
@@ -205,7 +209,11 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
         preprocessing=spec,
         threshold=threshold,
         metrics=metrics,
-        training=_provenance(splits, config, epochs_run, fit_seconds, time.time() - started),
+        training={
+            **_provenance(splits, config, epochs_run, fit_seconds, time.time() - started),
+            "best_epoch": int(np.argmax(val_auc)) + 1 if val_auc else None,
+            "best_validation_auc_during_training": float(np.max(val_auc)) if val_auc else None,
+        },
         files={},
         extra={"threshold_rule": f"highest validation specificity at sensitivity >= "
                                  f"{config.min_sensitivity:.2f}",
