@@ -21,9 +21,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pneumo.errors import ModelError, ModelNotFoundError
+from pneumo.errors import ModelError
 from pneumo.imaging import LoadedImage
-from pneumo.modelcard import CARD_FILENAME, ModelCard
+from pneumo.modelcard import ModelCard
 from pneumo.preprocess import preprocess
 
 EXPLAIN_SIGNATURE = "explain"
@@ -60,20 +60,12 @@ class Explainer:
         num_threads: int = 2,
         verify: bool = True,
     ) -> None:
-        from pneumo.runner import _load_interpreter, _verify_sha256
+        from pneumo.runner import open_model
 
-        self._path = Path(model_float_path)
-        try:
-            content = self._path.read_bytes()
-        except FileNotFoundError:
-            raise ModelNotFoundError(f"{self._path}: model file not found") from None
-        except OSError as exc:
-            raise ModelError(f"{self._path}: cannot read model ({exc.strerror or exc})") from None
-        self._card = card if card is not None else ModelCard.load(self._path.parent / CARD_FILENAME)
-        if verify:
-            _verify_sha256(self._path, content, self._card)
-        self._content = content  # the interpreter does not copy its buffer
-        self._interpreter = _load_interpreter(self._path, content, num_threads)
+        loaded = open_model(model_float_path, card, num_threads=num_threads, verify=verify)
+        self._path, self._card = loaded.path, loaded.card
+        self._content = loaded.content  # the interpreter does not copy its buffer
+        self._interpreter = loaded.interpreter
         signatures = self._interpreter.get_signature_list()
         if EXPLAIN_SIGNATURE not in signatures:
             raise ModelError(f"{self._path}: model has no {EXPLAIN_SIGNATURE!r} signature "

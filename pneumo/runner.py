@@ -59,18 +59,10 @@ class ModelRunner:
         num_threads: int = 2,
         verify: bool = True,
     ) -> None:
-        self._path = Path(model_path)
-        try:
-            content = self._path.read_bytes()
-        except FileNotFoundError:
-            raise ModelNotFoundError(f"{self._path}: model file not found") from None
-        except OSError as exc:
-            raise ModelError(f"{self._path}: cannot read model ({exc.strerror or exc})") from None
-        self._card = card if card is not None else ModelCard.load(self._path.parent / CARD_FILENAME)
-        if verify:
-            _verify_sha256(self._path, content, self._card)
-        self._content = content  # the interpreter does not copy its buffer
-        self._interpreter = _load_interpreter(self._path, content, num_threads)
+        loaded = open_model(model_path, card, num_threads=num_threads, verify=verify)
+        self._path, self._card = loaded.path, loaded.card
+        self._content = loaded.content  # the interpreter does not copy its buffer
+        self._interpreter = loaded.interpreter
         self._signature, self._input_name, self._output_name = _choose_io(self._interpreter)
         self._input = self._input_details()
         self._output = self._output_details()
@@ -194,6 +186,40 @@ class ModelRunner:
             raise ModelError(f"{self._path}: model produced a non-finite probability")
         clipped: np.ndarray = np.clip(probs, 0.0, 1.0)
         return clipped
+
+
+@dataclass(frozen=True)
+class OpenedModel:
+    """A model file's bytes, checked against its card and loaded into LiteRT."""
+
+    path: Path
+    card: ModelCard
+    content: bytes
+    interpreter: Any
+
+
+def open_model(
+    model_path: str | Path,
+    card: ModelCard | None = None,
+    *,
+    num_threads: int = 2,
+    verify: bool = True,
+) -> OpenedModel:
+    """Read a ``.tflite`` once, check its sha256 against the card (the card
+    beside it by default) and load those same bytes, so the file cannot change
+    between check and load. Shared by :class:`ModelRunner` and the Grad-CAM
+    explainer."""
+    path = Path(model_path)
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"{path}: model file not found") from None
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read model ({exc.strerror or exc})") from None
+    card = card if card is not None else ModelCard.load(path.parent / CARD_FILENAME)
+    if verify:
+        _verify_sha256(path, content, card)
+    return OpenedModel(path, card, content, _load_interpreter(path, content, num_threads))
 
 
 def _verify_sha256(path: Path, content: bytes, card: ModelCard) -> None:
