@@ -232,7 +232,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         raise PneumoError(f"{name}: cannot write results ({exc.strerror or exc})") from None
     failed = sum(1 for r in records if r.error is not None)
     summary = summarize(records, runner.card.labels)
-    threshold = runner.card.threshold if args.threshold is None else args.threshold
+    threshold = runner.threshold if args.threshold is None else args.threshold
     summary += f" (threshold {threshold:.3f}, model {runner.model_path.name})"
     print(summary, file=sys.stderr if json_stdout else sys.stdout)
     return 1 if failed else 0

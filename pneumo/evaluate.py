@@ -94,7 +94,7 @@ def evaluate(
     inputs = load_model_inputs([e.path for e in examples], card.preprocessing, workers)
     probs = np.asarray(predict_batch(inputs), dtype=np.float64).reshape(-1)
     y = labels_of(examples)
-    t = card.threshold if threshold is None else threshold
+    t = card.threshold_for(model) if threshold is None else threshold
     return Evaluation(model, kind, folder, compute_metrics(y, probs, t),
                       compute_metrics(y, probs, 0.5), y, probs)
 

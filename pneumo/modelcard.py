@@ -39,6 +39,16 @@ class ModelCard:
         """Side of the square model input, in pixels."""
         return self.preprocessing.input_size
 
+    def threshold_for(self, model_file: str | Path) -> float:
+        """The decision threshold of one model file.
+
+        Conversion may re-derive the int8 model's threshold on validation; it
+        records one per file under ``extra["thresholds"]``. Other files use
+        :attr:`threshold`.
+        """
+        per_file = self.extra.get("thresholds", {})
+        return float(per_file.get(Path(model_file).name, self.threshold))
+
     def label_for(self, probability: float, threshold: float | None = None) -> str:
         """NORMAL or PNEUMONIA for a pneumonia probability."""
         t = self.threshold if threshold is None else threshold

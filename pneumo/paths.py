@@ -105,7 +105,7 @@ def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
         sha256=sha,
         sha256_ok=None if expected is None else expected.lower() == sha,
         input_size=size,
-        threshold=card.threshold if card is not None else None,
+        threshold=card.threshold_for(path) if card is not None else None,
         test_metrics=test.to_dict() if test is not None else None,
         error=error,
     )

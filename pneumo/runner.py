@@ -70,6 +70,11 @@ class ModelRunner:
 
     # -- public properties -------------------------------------------------
     @property
+    def threshold(self) -> float:
+        """The card's decision threshold for this model file."""
+        return self._card.threshold_for(self._path)
+
+    @property
     def card(self) -> ModelCard:
         """The model card the runner was checked against."""
         return self._card
@@ -126,7 +131,7 @@ class ModelRunner:
 
         ``threshold`` overrides the card's decision threshold.
         """
-        t = self._card.threshold if threshold is None else float(threshold)
+        t = self.threshold if threshold is None else float(threshold)
         p = self.predict(preprocess(image, self._card.preprocessing))
         return Prediction(label=self._card.label_for(p, t), probability=p, threshold=t)
 

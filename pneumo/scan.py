@@ -232,10 +232,11 @@ def _classify(prep: _Prepared, runner: ModelRunner, threshold: float | None) -> 
         return ScanRecord.from_metadata(
             prep.path, prep.metadata, error=_unexpected(exc), warnings=prep.warnings
         )
+    cutoff = runner.threshold if threshold is None else threshold
     return ScanRecord.from_metadata(
         prep.path,
         prep.metadata,
-        label=runner.card.label_for(probability, threshold),
+        label=runner.card.label_for(probability, cutoff),
         probability=probability,
         warnings=prep.warnings,
     )

@@ -152,3 +152,15 @@ def test_extra_outputs_pick_the_probability(float_model: Path, tmp_path: Path) -
     np.testing.assert_allclose(
         runner.predict_batch(x), ModelRunner(float_model).predict_batch(x), atol=1e-5
     )
+
+
+def test_each_model_file_uses_its_own_threshold(tmp_path: Path) -> None:
+    from pneumo.modelcard import ModelCard
+    from pneumo.preprocess import Preprocessing
+
+    card = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(input_size=64),
+                     threshold=0.8,
+                     extra={"thresholds": {"model.tflite": 0.8, "model_float.tflite": 0.9}})
+    assert card.threshold_for("model.tflite") == 0.8
+    assert card.threshold_for(tmp_path / "model_float.tflite") == 0.9
+    assert card.threshold_for("other.tflite") == 0.8
