@@ -1,0 +1,198 @@
+"""The centre of the window: result banner, image viewer and overlay controls.
+
+The banner states the result (NORMAL / PNEUMONIA / error) and the probability
+against the decision threshold, in the result's colour. The heat map is drawn
+for PNEUMONIA results only, unless "Show for NORMAL anyway" is ticked: for a
+NORMAL result a Grad-CAM map would point at something that is not there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.viewer import PRESETS, ImageViewer
+from desktop.worklist_model import COLOURS, WorklistRow
+
+NORMAL_NOTE = "Heat map hidden for NORMAL results: it would mislead."
+_NEUTRAL = ("#e0e0e0", "#37474f")
+
+
+class ImagePanel(QWidget):
+    """Banner + :class:`ImageViewer` + overlay and window/level controls."""
+
+    opacity_changed = Signal(float)
+    """The user moved the opacity slider (value in [0, 1])."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.viewer = ImageViewer(self)
+        self.banner = QLabel("Drop chest X-ray files or folders here, or use File > Open.")
+        self.banner.setObjectName("resultBanner")
+        self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.RichText)
+        self.notes = QLabel("")
+        self.notes.setObjectName("imageNotes")
+        self.notes.setWordWrap(True)
+        self.overlay_toggle = QCheckBox("Heat map")
+        self.overlay_toggle.setChecked(True)
+        self.overlay_toggle.setToolTip("Grad-CAM: where the model looked (H)")
+        self.show_anyway = QCheckBox("Show for NORMAL anyway")
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(45)
+        self.opacity.setMaximumWidth(140)
+        self.opacity.setToolTip("Heat-map opacity")
+        self.overlay_note = QLabel("")
+        self.overlay_note.setObjectName("overlayNote")
+        self.preset = QComboBox()
+        self.preset.addItems(list(PRESETS))
+        self.preset.setToolTip("Window/level preset (left-drag on the image to adjust)")
+        self.wl_label = QLabel("")
+        self._status = ""
+        self._overlay_problem: str | None = None
+        self._build()
+        self.overlay_toggle.toggled.connect(self._update_overlay)
+        self.show_anyway.toggled.connect(self._update_overlay)
+        self.opacity.valueChanged.connect(self._opacity_moved)
+        self.preset.activated.connect(lambda i: self.viewer.apply_preset(self.preset.itemText(i)))
+        self.viewer.window_changed.connect(self._window_moved)
+        self._set_banner_style(_NEUTRAL)
+
+    def _build(self) -> None:
+        tools = QHBoxLayout()
+        for text, tip, slot in (
+            ("Fit", "Fit to window (=)", self.viewer.fit),
+            ("1:1", "Actual size", self.viewer.actual_size),
+            ("Invert", "Invert grey levels (I)", self.viewer.toggle_invert),
+            ("Reset", "Reset window, zoom and inversion (Space)", self.viewer.reset),
+        ):
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            tools.addWidget(button)
+        tools.addWidget(self.preset)
+        tools.addWidget(self.wl_label)
+        tools.addStretch(1)
+        tools.addWidget(self.overlay_toggle)
+        tools.addWidget(QLabel("Opacity"))
+        tools.addWidget(self.opacity)
+        tools.addWidget(self.show_anyway)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.banner)
+        layout.addLayout(tools)
+        layout.addWidget(self.overlay_note)
+        layout.addWidget(self.viewer, 1)
+        layout.addWidget(self.notes)
+
+    # -- what to show ----------------------------------------------------------------
+    def show_row(
+        self, row: WorklistRow | None, threshold: float | None, keep_image: bool = False
+    ) -> None:
+        """Describe the selected row in the banner; the image follows separately.
+
+        ``keep_image`` updates the banner only (the row's result just arrived).
+        """
+        if not keep_image:
+            self.viewer.clear()
+            self._overlay_problem = None
+            self.show_anyway.setChecked(False)
+        if row is None:
+            self._status = ""
+            self.banner.setText("No file selected.")
+            self._set_banner_style(_NEUTRAL)
+            self.notes.setText("")
+            self._update_overlay()
+            return
+        self._status = row.status
+        rec = row.record
+        name = row.path.name
+        if rec is None:
+            text = f"<b>{name}</b> &mdash; {row.status.lower()}"
+        elif rec.error is not None:
+            text = f"<b>ERROR</b> &mdash; {name}: {_escape(rec.error)}"
+        else:
+            p = float(rec.probability or 0.0)
+            t = threshold if threshold is not None else 0.5
+            rel = "&ge;" if p >= t else "&lt;"
+            text = (
+                f"<span style='font-size:16pt'><b>{rec.label}</b></span> &nbsp; "
+                f"pneumonia probability <b>{p:.3f}</b> {rel} threshold {t:.3f}"
+                f" &nbsp;&mdash;&nbsp; {name}"
+            )
+        self.banner.setText(text)
+        self._set_banner_style(COLOURS.get(row.status, _NEUTRAL))
+        warnings = rec.warnings if rec is not None else ()
+        self.notes.setText("".join(f"⚠ {_escape(w)}<br>" for w in warnings))
+        self._update_overlay()
+
+    def show_image(self, levels: np.ndarray, auto_window: tuple[float, float]) -> None:
+        """Display a loaded film."""
+        self.viewer.set_image(levels, auto_window)
+        self.preset.setCurrentIndex(0)
+        self._update_overlay()
+
+    def show_overlay(self, rgba: np.ndarray | None, note: str | None = None) -> None:
+        """Attach the heat map; ``note`` says why it is missing or empty."""
+        self.viewer.set_overlay(rgba)
+        self._overlay_problem = note
+        self._update_overlay()
+
+    def show_image_problem(self, message: str) -> None:
+        """The file could not be displayed."""
+        self.viewer.clear()
+        self.notes.setText(f"Cannot display: {_escape(message)}")
+
+    def set_opacity(self, opacity: float) -> None:
+        """Set the slider and the overlay opacity."""
+        self.opacity.setValue(round(opacity * 100))
+        self.viewer.set_overlay_opacity(opacity)
+
+    def overlay_shown(self) -> bool:
+        """True when the heat map is currently drawn."""
+        return self.viewer.overlay_visible()
+
+    # -- internals -------------------------------------------------------------------
+    def _update_overlay(self) -> None:
+        normal = self._status == "NORMAL"
+        allowed = self._status == "PNEUMONIA" or (normal and self.show_anyway.isChecked())
+        self.viewer.set_overlay_visible(self.overlay_toggle.isChecked() and allowed)
+        self.show_anyway.setVisible(normal)
+        if self._overlay_problem and self.viewer.has_image():
+            note = self._overlay_problem
+        elif normal and not self.show_anyway.isChecked():
+            note = NORMAL_NOTE
+        else:
+            note = ""
+        self.overlay_note.setText(note)
+        self.overlay_note.setVisible(bool(note))
+
+    def _opacity_moved(self, value: int) -> None:
+        self.viewer.set_overlay_opacity(value / 100.0)
+        self.opacity_changed.emit(value / 100.0)
+
+    def _window_moved(self, width: float, centre: float) -> None:
+        self.wl_label.setText(f"W {width:.2f}  L {centre:.2f}")
+
+    def _set_banner_style(self, colours: tuple[str, str]) -> None:
+        fg, bg = colours
+        self.banner.setStyleSheet(
+            f"QLabel#resultBanner {{ color: {fg}; background: {bg}; padding: 8px;"
+            " border-radius: 4px; font-size: 11pt; }"
+        )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

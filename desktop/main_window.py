@@ -1,0 +1,257 @@
+"""The main window: wires the :class:`~desktop.session.Session` to the widgets.
+
+Left the worklist, centre the image with its result, right the DICOM tags;
+a permanent "Not for diagnostic use" notice in the status bar and warning
+bars for a missing model or a threshold override. Files and folders open by
+drag and drop or through the File menu (menus live in :mod:`desktop.actions`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.actions import install_actions
+from desktop.export import export_csv, save_png
+from desktop.image_panel import ImagePanel
+from desktop.model_info import NOT_FOR_DIAGNOSIS
+from desktop.session import Session
+from desktop.settings import AppSettings
+from desktop.tags_panel import TagsPanel
+from desktop.workers import DisplayImage, OverlayReady, ViewProblem
+from desktop.worklist_model import WorklistRow
+from desktop.worklist_panel import WorklistPanel
+
+_WARN_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border:1px solid #e0b000;"
+_ERROR_STYLE = "background:#fdecea; color:#611a15; padding:6px; border:1px solid #b3261e;"
+
+
+class MainWindow(QMainWindow):
+    """PneumoScan's main window; see the module docstring."""
+
+    overlay_shown = Signal(object)
+    """A heat map for this path was attached to the viewer."""
+    view_settled = Signal(object)
+    """The view job for this path finished (image, overlay or problem shown)."""
+
+    def __init__(self, session: Session, settings: AppSettings,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.settings = settings
+        self.setWindowTitle("PneumoScan — chest X-ray pneumonia screening (not for diagnosis)")
+        self.setAcceptDrops(True)
+        self.worklist = WorklistPanel(session.worklist)
+        self.image_panel = ImagePanel()
+        self.tags = TagsPanel()
+        self.model_bar = QLabel("Loading model…")
+        self.model_bar.setWordWrap(True)
+        self.model_bar.setStyleSheet(_WARN_STYLE)
+        self.threshold_bar = QLabel("")
+        self.threshold_bar.setWordWrap(True)
+        self.threshold_bar.setStyleSheet(_WARN_STYLE)
+        self.threshold_bar.setVisible(False)
+        self.notice = QLabel(f"⚠ {NOT_FOR_DIAGNOSIS}")
+        self.notice.setObjectName("notForDiagnosis")
+        self.notice.setStyleSheet("color:#b3261e; font-weight:bold; padding:2px 6px;")
+        self._build()
+        self.actions_ = install_actions(self)
+        self._connect()
+        self._restore()
+        session.load_model()
+
+    def _build(self) -> None:
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.worklist)
+        splitter.addWidget(self.image_panel)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([700, 760])
+        self.splitter = splitter
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.addWidget(self.model_bar)
+        layout.addWidget(self.threshold_bar)
+        layout.addWidget(splitter, 1)
+        self.setCentralWidget(central)
+        dock = QDockWidget("DICOM tags", self)
+        dock.setObjectName("tagsDock")
+        dock.setWidget(self.tags)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.tags_dock = dock
+        self.resizeDocks([dock], [270], Qt.Orientation.Horizontal)
+        self.statusBar().addPermanentWidget(self.notice, 1)
+
+    def _connect(self) -> None:
+        s = self.session
+        s.model_loaded.connect(self._model_loaded)
+        s.scan_started.connect(self.worklist.scan_started)
+        s.progress.connect(self.worklist.set_progress)
+        s.scan_finished.connect(self._scan_finished)
+        s.record_arrived.connect(self._record_arrived)
+        s.view_image.connect(self._view_image)
+        s.view_overlay.connect(self._view_overlay)
+        s.view_problem.connect(self._view_problem)
+        s.view_settled.connect(self.view_settled)
+        s.failed.connect(lambda msg: self.statusBar().showMessage(f"Error: {msg}", 10000))
+        s.worklist.rowsInserted.connect(self._rows_inserted)
+        self.worklist.row_selected.connect(self._row_selected)
+        self.worklist.cancel_requested.connect(s.cancel)
+        self.image_panel.opacity_changed.connect(self._opacity_changed)
+        self.tags.hide_identifiers_changed.connect(self.set_hide_identifiers)
+
+    def _restore(self) -> None:
+        geometry, state = self.settings.geometry, self.settings.window_state
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 920)
+        if state is not None:
+            self.restoreState(state)
+        self.image_panel.set_opacity(self.settings.overlay_opacity)
+        self.set_hide_identifiers(self.settings.hide_identifiers)
+
+    # -- public API ------------------------------------------------------------------
+    def open_paths(self, paths: Iterable[str | Path]) -> None:
+        """Add files and folders to the worklist and scan them."""
+        items = [Path(p) for p in paths]
+        if items:
+            first = items[0]
+            self.settings.last_folder = first if first.is_dir() else first.parent
+            self.session.open_paths(items)
+
+    def set_threshold_override(self, value: float | None) -> None:
+        """Use a decision threshold other than the card's (None: the card's)."""
+        self.settings.threshold_override = value
+        self.session.set_threshold_override(value)
+        self._update_threshold_bar()
+        self._row_selected(self.worklist.selected_row(), reload=False)
+
+    def set_hide_identifiers(self, hide: bool) -> None:
+        """Mask patient name and id in the worklist and the tags panel."""
+        self.settings.hide_identifiers = hide
+        self.session.worklist.set_hide_identifiers(hide)
+        self.tags.set_hide_identifiers(hide)
+        self.tags.hide_box.setChecked(hide)
+
+    def export_worklist(self, path: str | Path, include_identifiers: bool = False) -> int:
+        """Write every worklist row to CSV (atomically); returns the row count."""
+        n = export_csv(self.session.worklist.records(), path, include_identifiers)
+        self.statusBar().showMessage(f"Exported {n} rows to {path}", 8000)
+        return n
+
+    def export_image(self, path: str | Path) -> Path | None:
+        """Save the current image with its overlay, as drawn, to PNG (atomically)."""
+        image = self.image_panel.viewer.composite_image()
+        if image is None:
+            return None
+        out = save_png(image, path)
+        self.statusBar().showMessage(f"Saved {out}", 8000)
+        return out
+
+    def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Stop all workers and wait for them; True when all stopped."""
+        return self.session.shutdown(timeout_ms)
+
+    # -- slots -----------------------------------------------------------------------
+    def _model_loaded(self) -> None:
+        s = self.session
+        if s.runner is not None:
+            self.model_bar.setVisible(False)
+        else:
+            reason = s.model_error or "no model configured"
+            self.model_bar.setText(
+                f"<b>No model loaded</b> — {reason}. Images can be viewed but not classified."
+            )
+            self.model_bar.setStyleSheet(_ERROR_STYLE)
+        self._update_threshold_bar()
+
+    def _update_threshold_bar(self) -> None:
+        s = self.session
+        if s.override_differs():
+            self.threshold_bar.setText(
+                f"⚠ <b>Threshold override in use: {s.threshold:.3f}</b> (model card: "
+                f"{s.card.threshold:.3f}). Results differ from the validated operating point."
+            )
+        self.threshold_bar.setVisible(s.override_differs())
+
+    def _scan_finished(self, cancelled: bool) -> None:
+        if not self.session.busy():
+            self.worklist.scan_finished()
+        rows = len(self.session.worklist.rows)
+        self.statusBar().showMessage("Scan cancelled" if cancelled else f"{rows} files", 8000)
+
+    def _rows_inserted(self, *_args: Any) -> None:
+        if self.worklist.selected_row() is None:
+            self.worklist.select_proxy_row(0)
+
+    def _record_arrived(self, record: Any) -> None:
+        row = self.worklist.selected_row()
+        if row is not None and row.path == record.path:
+            self._row_selected(row, reload=False)
+
+    def _row_selected(self, row: WorklistRow | None, reload: bool = True) -> None:
+        self.image_panel.show_row(row, self.session.threshold, keep_image=not reload)
+        if reload:
+            self.tags.set_metadata(None)
+            explain = row is not None and row.status != "ERROR"
+            self.session.show(row.path if row is not None else None, explain=explain)
+
+    def _view_image(self, event: DisplayImage) -> None:
+        self.image_panel.show_image(event.levels, event.auto_window)
+        self.tags.set_metadata(event.image.metadata)
+
+    def _view_overlay(self, event: OverlayReady) -> None:
+        empty = "Heat map is empty: no region argues for pneumonia." if event.peak <= 0 else None
+        self.image_panel.show_overlay(event.rgba, empty)
+        self.overlay_shown.emit(event.path)
+
+    def _view_problem(self, event: ViewProblem) -> None:
+        if event.stage == "image":
+            self.image_panel.show_image_problem(event.message)
+        else:
+            self.image_panel.show_overlay(None, f"Heat map unavailable: {event.message}")
+
+    def _opacity_changed(self, value: float) -> None:
+        self.settings.overlay_opacity = value
+
+    # -- Qt events -------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        """Accept drags carrying local files or folders."""
+        if local_paths(event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        """Open the dropped files and folders."""
+        paths = local_paths(event.mimeData().urls())
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save geometry and stop the workers."""
+        self.settings.geometry = self.saveGeometry()
+        self.settings.window_state = self.saveState()
+        self.settings.sync()
+        self.shutdown(3000)
+        super().closeEvent(event)
+
+
+def local_paths(urls: Iterable[Any]) -> list[Path]:
+    """Local file paths among QUrls (remote URLs are ignored)."""
+    return [Path(u.toLocalFile()) for u in urls if u.isLocalFile() and u.toLocalFile()]

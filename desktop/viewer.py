@@ -1,0 +1,272 @@
+"""Image viewer: zoom, pan, window/level, invert, and a heat-map overlay.
+
+A :class:`QGraphicsView` showing two pixmap items: the film (grey levels
+through a window/level lookup table) and the Grad-CAM overlay above it.
+Mouse: wheel zooms at the cursor, left drag changes window (horizontal) and
+level (vertical), middle or right drag pans. Window and level are in [0, 1]
+image units. Everything heavy (decoding, colour mapping) happens in workers;
+the viewer only applies a lookup table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPixmap,
+    QResizeEvent,
+    QWheelEvent,
+)
+from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+
+#: Window presets: name -> (width, centre) in [0, 1] units; None = auto (1-99 %).
+PRESETS: dict[str, tuple[float, float] | None] = {
+    "Auto": None,
+    "Full range": (1.0, 0.5),
+    "Lung": (0.55, 0.35),
+    "Mediastinum": (0.45, 0.65),
+    "High contrast": (0.3, 0.5),
+}
+MIN_WIDTH = 0.01
+_DRAG_GAIN = 1.0 / 400.0  # window units per screen pixel of drag
+_ZOOM_STEP = 1.2
+
+
+def window_lut(width: float, centre: float, levels: int, invert: bool) -> np.ndarray:
+    """``uint8`` lookup table mapping ``levels`` grey levels through a window."""
+    x = np.arange(levels, dtype=np.float32) / np.float32(levels - 1)
+    lo = centre - width / 2.0
+    out = np.clip((x - lo) / max(width, MIN_WIDTH), 0.0, 1.0)
+    if invert:
+        out = 1.0 - out
+    return (out * 255.0 + 0.5).astype(np.uint8)
+
+
+def gray_qimage(gray: np.ndarray) -> QImage:
+    """A QImage (own copy) of a 2-D ``uint8`` array."""
+    arr = np.ascontiguousarray(gray, dtype=np.uint8)
+    h, w = arr.shape
+    return QImage(arr.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+
+
+def rgba_qimage(rgba: np.ndarray) -> QImage:
+    """A QImage (own copy) of an (H, W, 4) ``uint8`` RGBA array."""
+    arr = np.ascontiguousarray(rgba, dtype=np.uint8)
+    h, w = arr.shape[:2]
+    return QImage(arr.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+class ImageViewer(QGraphicsView):
+    """The film with an optional overlay; see the module docstring."""
+
+    window_changed = Signal(float, float)
+    """(width, centre) after every window/level change."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setBackgroundBrush(QColor("#101214"))
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self._image_item = QGraphicsPixmapItem()
+        self._image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._overlay_item = QGraphicsPixmapItem()
+        self._overlay_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._overlay_item.setZValue(1.0)
+        self.scene().addItem(self._image_item)
+        self.scene().addItem(self._overlay_item)
+        self._levels: np.ndarray | None = None
+        self._auto: tuple[float, float] = (1.0, 0.5)
+        self._window: tuple[float, float] = (1.0, 0.5)
+        self._invert = False
+        self._fit_mode = True
+        self._drag: tuple[Qt.MouseButton, QPoint] | None = None
+        self._overlay_wanted = True
+        self._has_overlay = False
+        self.set_overlay_opacity(0.45)
+
+    # -- content -----------------------------------------------------------------
+    def has_image(self) -> bool:
+        """True while a film is shown."""
+        return self._levels is not None
+
+    def set_image(self, levels: np.ndarray, auto_window: tuple[float, float]) -> None:
+        """Show a film given as ``uint16`` display levels; window set to auto."""
+        self._levels = levels
+        self._auto = auto_window
+        self._window = auto_window
+        self.set_overlay(None)
+        h, w = levels.shape
+        self.scene().setSceneRect(QRectF(0, 0, w, h))
+        self._render()
+        self.fit()
+
+    def clear(self) -> None:
+        """Show nothing."""
+        self._levels = None
+        self._image_item.setPixmap(QPixmap())
+        self.set_overlay(None)
+
+    def set_overlay(self, rgba: np.ndarray | None) -> None:
+        """Set the overlay (H, W, 4) ``uint8`` at image size, or remove it."""
+        if rgba is None:
+            self._overlay_item.setPixmap(QPixmap())
+            self._has_overlay = False
+        else:
+            self._overlay_item.setPixmap(QPixmap.fromImage(rgba_qimage(rgba)))
+            self._has_overlay = True
+        self._overlay_item.setVisible(self._has_overlay and self._overlay_wanted)
+
+    def has_overlay(self) -> bool:
+        """True when an overlay is loaded (visible or not)."""
+        return self._has_overlay
+
+    def set_overlay_visible(self, visible: bool) -> None:
+        """Show or hide the overlay."""
+        self._overlay_wanted = bool(visible)
+        self._overlay_item.setVisible(self._has_overlay and self._overlay_wanted)
+
+    def overlay_visible(self) -> bool:
+        """True when an overlay is loaded and drawn."""
+        return self._overlay_item.isVisible()
+
+    def set_overlay_opacity(self, opacity: float) -> None:
+        """Overlay opacity in [0, 1]."""
+        self._overlay_item.setOpacity(min(1.0, max(0.0, float(opacity))))
+
+    def overlay_opacity(self) -> float:
+        """Current overlay opacity."""
+        return float(self._overlay_item.opacity())
+
+    # -- window / level ------------------------------------------------------------
+    @property
+    def window_level(self) -> tuple[float, float]:
+        """Current window (width, centre), in [0, 1] units."""
+        return self._window
+
+    @property
+    def inverted(self) -> bool:
+        """True when grey levels are inverted."""
+        return self._invert
+
+    def set_window(self, width: float, centre: float) -> None:
+        """Set window width and centre (level), in [0, 1] units."""
+        self._window = (min(2.0, max(MIN_WIDTH, float(width))), min(1.5, max(-0.5, centre)))
+        self._render()
+
+    def apply_preset(self, name: str) -> None:
+        """Apply one of :data:`PRESETS`."""
+        preset = PRESETS.get(name)
+        self.set_window(*(self._auto if preset is None else preset))
+
+    def set_invert(self, invert: bool) -> None:
+        """Invert grey levels (white bones become black)."""
+        self._invert = bool(invert)
+        self._render()
+
+    def toggle_invert(self) -> None:
+        """Flip :attr:`inverted`."""
+        self.set_invert(not self._invert)
+
+    def reset(self) -> None:
+        """Auto window, no inversion, fit to the view."""
+        self._invert = False
+        self.set_window(*self._auto)
+        self.fit()
+
+    # -- zoom ----------------------------------------------------------------------
+    def fit(self) -> None:
+        """Fit the whole film in the view (and keep fitting on resize)."""
+        self._fit_mode = True
+        if self._levels is not None:
+            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+
+    def actual_size(self) -> None:
+        """One image pixel per screen pixel."""
+        self._fit_mode = False
+        self.resetTransform()
+
+    def zoom_by(self, factor: float) -> None:
+        """Zoom in (factor > 1) or out around the anchor."""
+        scale = self.transform().m11() * factor
+        if 0.02 < scale < 40.0:
+            self._fit_mode = False
+            self.scale(factor, factor)
+
+    def zoom_factor(self) -> float:
+        """Screen pixels per image pixel."""
+        return float(self.transform().m11())
+
+    # -- rendering -----------------------------------------------------------------
+    def _render(self) -> None:
+        if self._levels is not None:
+            lut = window_lut(*self._window, levels=4096, invert=self._invert)
+            self._image_item.setPixmap(QPixmap.fromImage(gray_qimage(lut[self._levels])))
+        self.window_changed.emit(*self._window)
+
+    def composite_image(self) -> QImage | None:
+        """The film as windowed, with the overlay as drawn, at image resolution."""
+        if self._levels is None:
+            return None
+        base = self._image_item.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB32)
+        if self.overlay_visible():
+            painter = QPainter(base)
+            painter.setOpacity(self._overlay_item.opacity())
+            painter.drawPixmap(0, 0, self._overlay_item.pixmap())
+            painter.end()
+        return base
+
+    # -- events --------------------------------------------------------------------
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Keep fitting while in fit mode."""
+        super().resizeEvent(event)
+        if self._fit_mode:
+            self.fit()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Zoom at the cursor."""
+        steps = event.angleDelta().y() / 120.0
+        if steps:
+            self.zoom_by(_ZOOM_STEP**steps)
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """Start a window/level (left) or pan (middle, right) drag."""
+        if self._levels is None:
+            super().mousePressEvent(event)
+            return
+        self._drag = (event.button(), event.position().toPoint())
+        if event.button() != Qt.MouseButton.LeftButton:
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        """Change window/level or pan while dragging."""
+        if self._drag is None:
+            super().mouseMoveEvent(event)
+            return
+        button, last = self._drag
+        pos = event.position().toPoint()
+        delta = pos - last
+        self._drag = (button, pos)
+        if button == Qt.MouseButton.LeftButton:
+            width, centre = self._window
+            self.set_window(width + delta.x() * _DRAG_GAIN, centre + delta.y() * _DRAG_GAIN)
+        else:
+            self._fit_mode = False
+            h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+            h.setValue(h.value() - delta.x())
+            v.setValue(v.value() - delta.y())
+        event.accept()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        """End a drag."""
+        self._drag = None
+        self.viewport().unsetCursor()
+        super().mouseReleaseEvent(event)

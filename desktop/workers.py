@@ -1,0 +1,279 @@
+"""Background work: plain generator cores run by Qt workers on QThreadPool.
+
+Each job is a generator function (no Qt, testable alone) yielding events.
+:class:`GeneratorWorker` runs one on :meth:`QThreadPool.globalInstance` and
+re-emits each event through :attr:`WorkerSignals.yielded` (queued to the GUI
+thread), then ``finished``; an exception becomes ``errored``. Setting the
+worker's ``cancel`` event stops the generator at its next check.
+
+* :func:`scan_events` - find files, then classify them with the core
+  :func:`pneumo.scan.scan`: yields ``list[Path]`` batches, then records.
+* :func:`view_events` - load one file for display, then explain it: yields a
+  :class:`DisplayImage`, then a :class:`OverlayReady` or :class:`ViewProblem`.
+* :func:`load_model_events` - load a model runner off the GUI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from pneumo.errors import PneumoError
+from pneumo.imaging import LoadedImage
+from pneumo.records import ScanRecord
+
+FILE_BATCH = 200
+"""Files announced per ``list[Path]`` event while a scan enumerates folders."""
+DISPLAY_LEVELS = 4096
+"""Grey levels of the display copy of an image (window/level is a LUT over them)."""
+
+
+class ExplainerLike(Protocol):
+    """What the viewer needs from :class:`pneumo.gradcam.Explainer`."""
+
+    def explain(self, model_input: np.ndarray) -> Any:
+        """An object with ``heatmap`` (h, w) in [0, 1] and ``probability``."""
+        ...
+
+
+@dataclass(frozen=True)
+class DisplayImage:
+    """A loaded image with its display copy (``uint16`` levels) and auto window."""
+
+    path: Path
+    image: LoadedImage
+    levels: np.ndarray
+    auto_window: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class OverlayReady:
+    """A Grad-CAM heat map resized to the image, in [0, 1], and its RGBA colouring."""
+
+    path: Path
+    heatmap: np.ndarray
+    rgba: np.ndarray
+    probability: float
+    peak: float = 1.0
+    """Raw Grad-CAM maximum; 0 means no region argues for pneumonia."""
+
+
+@dataclass(frozen=True)
+class ViewProblem:
+    """Why a file could not be shown (``stage`` "image") or explained ("overlay")."""
+
+    path: Path
+    stage: str
+    message: str
+
+
+class WorkerSignals(QObject):
+    """Signals of a :class:`GeneratorWorker` (emitted from the pool thread)."""
+
+    yielded = Signal(object)
+    errored = Signal(str)
+    finished = Signal(bool)  # True when cancelled
+
+
+class GeneratorWorker(QRunnable):
+    """Run ``job(*args, cancel=event, **kwargs)`` (a generator) on the pool."""
+
+    def __init__(self, job: Callable[..., Iterator[Any]], *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        self.setAutoDelete(False)
+        self.signals = WorkerSignals()
+        self.cancel_event = threading.Event()
+        self._job, self._args, self._kwargs = job, args, kwargs
+        self.done = threading.Event()
+
+    def cancel(self) -> None:
+        """Ask the generator to stop; ``finished(True)`` follows promptly."""
+        self.cancel_event.set()
+
+    def start(self) -> GeneratorWorker:
+        """Queue the worker on the global thread pool; returns self."""
+        QThreadPool.globalInstance().start(self)
+        return self
+
+    def run(self) -> None:
+        """Pool-thread body: iterate the generator, emit events; never raises."""
+        events: Iterator[Any] | None = None
+        try:
+            events = self._job(*self._args, cancel=self.cancel_event, **self._kwargs)
+            for event in events:
+                if self.cancel_event.is_set():
+                    break
+                self.signals.yielded.emit(event)
+        except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost
+            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+            self.signals.errored.emit(detail)
+            traceback.print_exc()
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                try:
+                    close()  # runs the job's cleanup (e.g. the scan's decoder pool) now
+                except Exception:  # noqa: BLE001
+                    traceback.print_exc()
+            self.done.set()
+            self.signals.finished.emit(self.cancel_event.is_set())
+
+
+# -- scanning --------------------------------------------------------------------
+def scan_events(
+    paths: Iterable[str | Path],
+    runner: Any,
+    *,
+    cancel: threading.Event,
+    threshold: float | None = None,
+    no_model_reason: str = "no model loaded",
+    workers: int = 2,
+) -> Iterator[list[Path] | ScanRecord]:
+    """Find the image files under ``paths``, then classify them in order.
+
+    Yields batches of file paths as folders are walked (for pending rows),
+    error records for missing paths, then one record per file from
+    :func:`pneumo.scan.scan`. With ``runner=None`` every file gets an error
+    record saying ``no_model_reason``.
+    """
+    from pneumo.scan import InputProblem, iter_inputs
+
+    files: list[Path] = []
+    batch: list[Path] = []
+    for item in iter_inputs(paths):
+        if cancel.is_set():
+            return
+        if isinstance(item, InputProblem):
+            if batch:  # keep rows in input order
+                yield batch
+                batch = []
+            yield ScanRecord(path=item.path, error=item.problem)
+            continue
+        files.append(item)
+        batch.append(item)
+        if len(batch) >= FILE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+    if runner is None:
+        for path in files:
+            if cancel.is_set():
+                return
+            yield ScanRecord(path=path, error=f"not classified: {no_model_reason}")
+        return
+    from pneumo.scan import scan
+
+    yield from scan(files, runner, workers=workers, cancel=cancel, threshold=threshold)
+
+
+def load_model_events(model_path: Path, *, cancel: threading.Event) -> Iterator[Any]:
+    """Yield a loaded :class:`pneumo.runner.ModelRunner`, or the error's message."""
+    from pneumo.runner import ModelRunner
+
+    try:
+        yield ModelRunner(model_path)
+    except PneumoError as exc:
+        yield str(exc)
+
+
+# -- viewing ---------------------------------------------------------------------
+class ExplainerHolder:
+    """Creates the explainer on first use (in a worker) and serialises its use."""
+
+    def __init__(self, factory: Callable[[], ExplainerLike] | None) -> None:
+        self._factory = factory
+        self._explainer: ExplainerLike | None = None
+        self._error: str | None = None if factory else "no explainer model"
+        self.lock = threading.Lock()
+
+    def get(self) -> ExplainerLike | None:
+        """The explainer, or None (see :attr:`error`); call with :attr:`lock` held."""
+        if self._explainer is None and self._error is None and self._factory is not None:
+            try:
+                self._explainer = self._factory()
+            except PneumoError as exc:
+                self._error = str(exc)
+            except Exception as exc:  # noqa: BLE001 - shown as "overlay unavailable"
+                self._error = f"{type(exc).__name__}: {exc}"
+        return self._explainer
+
+    @property
+    def error(self) -> str | None:
+        """Why no explainer is available, if so."""
+        return self._error
+
+
+def display_levels(pixels: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """``uint16`` display levels of [0, 1] pixels and an auto (1-99 %) window.
+
+    The window is ``(width, centre)`` in [0, 1] units.
+    """
+    levels = np.clip(pixels * (DISPLAY_LEVELS - 1) + 0.5, 0, DISPLAY_LEVELS - 1)
+    step = max(1, int(np.sqrt(pixels.size / 250_000)))
+    lo, hi = np.percentile(pixels[::step, ::step], [1.0, 99.0])
+    width = max(float(hi - lo), 0.05)
+    return levels.astype(np.uint16), (width, float(lo + hi) / 2.0)
+
+
+def view_events(
+    path: Path,
+    card: Any,
+    explainers: ExplainerHolder,
+    *,
+    cancel: threading.Event,
+) -> Iterator[DisplayImage | OverlayReady | ViewProblem]:
+    """Load ``path`` for display, then (with a card) compute its Grad-CAM map."""
+    from pneumo.imaging import load_image
+
+    try:
+        image = load_image(path)
+    except PneumoError as exc:
+        yield ViewProblem(path, "image", str(getattr(exc, "problem", exc)))
+        return
+    levels, window = display_levels(image.pixels)
+    yield DisplayImage(path, image, levels, window)
+    if card is None or cancel.is_set():
+        return
+    from pneumo.preprocess import preprocess
+
+    model_input = preprocess(image, card.preprocessing)
+    with explainers.lock:
+        if cancel.is_set():
+            return
+        explainer = explainers.get()
+        if explainer is None:
+            yield ViewProblem(path, "overlay", explainers.error or "no explainer")
+            return
+        try:
+            explanation = explainer.explain(model_input)
+        except PneumoError as exc:
+            yield ViewProblem(path, "overlay", str(exc))
+            return
+    from pneumo.gradcam import heatmap_to_image_size
+
+    heat = heatmap_to_image_size(np.asarray(explanation.heatmap), image.pixels.shape[:2])
+    peak = float(getattr(explanation, "peak", 1.0))
+    yield OverlayReady(path, heat, heat_rgba(heat), float(explanation.probability), peak)
+
+
+def heat_rgba(heat: np.ndarray) -> np.ndarray:
+    """(H, W, 4) ``uint8`` colouring of a [0, 1] heat map; alpha grows with heat.
+
+    Colours come from :func:`pneumo.gradcam.colorize_heatmap` (jet); weak
+    activations are transparent so that the film stays readable. The overall
+    opacity is applied by the viewer, so the slider needs no recomputation.
+    """
+    from pneumo.gradcam import colorize_heatmap
+
+    rgba = np.ascontiguousarray(colorize_heatmap(heat, 1.0))
+    alpha = np.clip((heat.astype(np.float32) - 0.15) / 0.45, 0.0, 1.0)
+    rgba[..., 3] = (alpha * 255.0 + 0.5).astype(np.uint8)
+    return rgba

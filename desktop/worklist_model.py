@@ -1,0 +1,296 @@
+"""The worklist: one row per file, as a Qt table model plus a filter proxy.
+
+Rows are frozen :class:`WorklistRow` values wrapping the core
+:class:`~pneumo.records.ScanRecord`; the model only displays them. Rows are
+added as *pending* when a scan finds a file and filled when its record arrives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+)
+from PySide6.QtGui import QBrush, QColor
+
+from pneumo.modelcard import ModelCard
+from pneumo.records import ScanRecord
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+"""Item role returning the row's :class:`WorklistRow`."""
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+"""Item role returning a sortable key."""
+
+COLUMNS = ("File", "Patient", "Study", "Result", "Probability", "Warnings")
+COL_FILE, COL_PATIENT, COL_STUDY, COL_RESULT, COL_PROBABILITY, COL_WARNINGS = range(6)
+HIDDEN_TEXT = "(hidden)"
+
+#: Result colours: (text, background).
+COLOURS = {
+    "PNEUMONIA": ("#ffffff", "#b3261e"),
+    "NORMAL": ("#ffffff", "#2e7d32"),
+    "ERROR": ("#000000", "#f9a825"),
+}
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class WorklistRow:
+    """A file in the worklist: its record once scanned, or pending/cancelled."""
+
+    path: Path
+    record: ScanRecord | None = None
+    cancelled: bool = False
+
+    @property
+    def status(self) -> str:
+        """PNEUMONIA, NORMAL, ERROR, PENDING or CANCELLED."""
+        if self.record is None:
+            return "CANCELLED" if self.cancelled else "PENDING"
+        if self.record.error is not None:
+            return "ERROR"
+        return str(self.record.label)
+
+    def as_record(self) -> ScanRecord:
+        """The record, or an error record saying why there is none (for export)."""
+        if self.record is not None:
+            return self.record
+        why = "scan cancelled" if self.cancelled else "not scanned yet"
+        return ScanRecord(path=self.path, error=why)
+
+
+def patient_text(record: ScanRecord | None, hide_identifiers: bool) -> str:
+    """Patient name and id for display, masked when ``hide_identifiers``."""
+    if record is None or (record.patient_name is None and record.patient_id is None):
+        return ""
+    if hide_identifiers:
+        return HIDDEN_TEXT
+    name = (record.patient_name or "").replace("^", " ").strip()
+    pid = record.patient_id or ""
+    return f"{name} ({pid})" if name and pid else name or pid
+
+
+def study_text(record: ScanRecord | None) -> str:
+    """Study date (YYYY-MM-DD) and description."""
+    if record is None:
+        return ""
+    date = record.study_date or ""
+    if len(date) == 8 and date.isdigit():
+        date = f"{date[:4]}-{date[4:6]}-{date[6:]}"
+    return " ".join(p for p in (date, record.study_description or "") if p)
+
+
+class WorklistModel(QAbstractTableModel):
+    """Table model over a list of :class:`WorklistRow`; rows keyed by path."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[WorklistRow] = []
+        self._index: dict[str, int] = {}
+        self._hide_identifiers = False
+
+    # -- Qt model API ------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        """Number of files."""
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        """Number of columns."""
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        """Column titles."""
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        """Display text, colours, tooltips, sort keys and the row itself."""
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        row = self._rows[index.row()]
+        col = index.column()
+        if role == ROW_ROLE:
+            return row
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(row, col)
+        if role == SORT_ROLE:
+            if col == COL_PROBABILITY:
+                p = row.record.probability if row.record else None
+                return -1.0 if p is None else p
+            return self._text(row, col).lower()
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(row, col)
+        if col == COL_RESULT and role in (
+            Qt.ItemDataRole.ForegroundRole,
+            Qt.ItemDataRole.BackgroundRole,
+        ):
+            colours = COLOURS.get(row.status)
+            if colours is None:
+                return None
+            fg, bg = colours
+            return QBrush(QColor(fg if role == Qt.ItemDataRole.ForegroundRole else bg))
+        if col == COL_PROBABILITY and role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    # -- content -----------------------------------------------------------------
+    @property
+    def rows(self) -> tuple[WorklistRow, ...]:
+        """All rows, in insertion order."""
+        return tuple(self._rows)
+
+    def row_at(self, row: int) -> WorklistRow:
+        """The row at a source-model row number."""
+        return self._rows[row]
+
+    def row_of(self, path: Path) -> int | None:
+        """Source-model row number of ``path``, if listed."""
+        return self._index.get(str(path))
+
+    def records(self) -> list[ScanRecord]:
+        """One record per row, for export (pending/cancelled rows as errors)."""
+        return [r.as_record() for r in self._rows]
+
+    def clear(self) -> None:
+        """Remove every row."""
+        self.beginResetModel()
+        self._rows.clear()
+        self._index.clear()
+        self.endResetModel()
+
+    def add_pending(self, paths: Iterable[Path]) -> None:
+        """Add files about to be scanned; already listed files become pending again."""
+        new: list[WorklistRow] = []
+        seen: set[str] = set()
+        for path in paths:
+            key = str(path)
+            existing = self._index.get(key)
+            if existing is not None:
+                self._set_row(existing, WorklistRow(path))
+            elif key not in seen:
+                seen.add(key)
+                new.append(WorklistRow(path))
+        if new:
+            first = len(self._rows)
+            self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
+            for i, row in enumerate(new):
+                self._index[str(row.path)] = first + i
+                self._rows.append(row)
+            self.endInsertRows()
+
+    def set_record(self, record: ScanRecord) -> None:
+        """Store the result for a file (adding a row if it was not listed)."""
+        existing = self._index.get(str(record.path))
+        if existing is None:
+            self.add_pending([record.path])
+            existing = self._index[str(record.path)]
+        self._set_row(existing, WorklistRow(record.path, record))
+
+    def mark_cancelled(self) -> None:
+        """Turn every pending row into a cancelled one."""
+        for i, row in enumerate(self._rows):
+            if row.record is None and not row.cancelled:
+                self._set_row(i, dataclasses.replace(row, cancelled=True))
+
+    def relabel(self, card: ModelCard, threshold: float | None) -> None:
+        """Recompute every label from its probability at ``threshold``."""
+        for i, row in enumerate(self._rows):
+            rec = row.record
+            if rec is not None and rec.probability is not None:
+                label = card.label_for(rec.probability, threshold)
+                if label != rec.label:
+                    self._set_row(i, WorklistRow(row.path, dataclasses.replace(rec, label=label)))
+
+    def set_hide_identifiers(self, hide: bool) -> None:
+        """Mask (or show) patient names and ids."""
+        self._hide_identifiers = bool(hide)
+        if self._rows:
+            top = self.index(0, COL_PATIENT)
+            self.dataChanged.emit(top, self.index(len(self._rows) - 1, COL_PATIENT))
+
+    # -- internals ---------------------------------------------------------------
+    def _set_row(self, i: int, row: WorklistRow) -> None:
+        self._rows[i] = row
+        self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
+
+    def _text(self, row: WorklistRow, col: int) -> str:
+        rec = row.record
+        if col == COL_FILE:
+            return row.path.name
+        if col == COL_PATIENT:
+            return patient_text(rec, self._hide_identifiers)
+        if col == COL_STUDY:
+            return study_text(rec)
+        if col == COL_RESULT:
+            return {"PENDING": "pending…", "CANCELLED": "cancelled"}.get(row.status, row.status)
+        if col == COL_PROBABILITY:
+            return "" if rec is None or rec.probability is None else f"{rec.probability:.3f}"
+        if col == COL_WARNINGS:
+            if rec is None:
+                return ""
+            return rec.error if rec.error is not None else "; ".join(rec.warnings)
+        return ""
+
+    def _tooltip(self, row: WorklistRow, col: int) -> str:
+        if col == COL_FILE:
+            return str(row.path)
+        return self._text(row, col)
+
+
+class WorklistFilter(QSortFilterProxyModel):
+    """Sorts by :data:`SORT_ROLE`; filters by free text and result category."""
+
+    CATEGORIES = ("All", "PNEUMONIA", "NORMAL", "ERROR", "With warnings", "PENDING")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._text = ""
+        self._category = "All"
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def set_text(self, text: str) -> None:
+        """Keep rows where any column contains ``text`` (case-insensitive)."""
+        self._text = text.strip().lower()
+        self.invalidate()
+
+    def set_category(self, category: str) -> None:
+        """Keep rows of one of :attr:`CATEGORIES`."""
+        self._category = category if category in self.CATEGORIES else "All"
+        self.invalidate()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
+        """Apply the category then the text filter."""
+        model = self.sourceModel()
+        row = model.index(source_row, 0, source_parent).data(ROW_ROLE)
+        if not isinstance(row, WorklistRow):
+            return True
+        cat = self._category
+        if cat == "With warnings":
+            if row.record is None or not row.record.warnings:
+                return False
+        elif cat == "PENDING":
+            if row.record is not None:
+                return False
+        elif cat != "All" and row.status != cat:
+            return False
+        if not self._text:
+            return True
+        for col in range(model.columnCount()):
+            value = model.index(source_row, col, source_parent).data(Qt.ItemDataRole.DisplayRole)
+            if self._text in str(value or "").lower():
+                return True
+        return False

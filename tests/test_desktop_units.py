@@ -1,0 +1,185 @@
+"""Desktop building blocks without windows: worklist model, generator cores, settings."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt
+
+from desktop.settings import AppSettings
+from desktop.tags_panel import tag_rows
+from desktop.viewer import window_lut
+from desktop.workers import (
+    DisplayImage,
+    ExplainerHolder,
+    OverlayReady,
+    ViewProblem,
+    display_levels,
+    heat_rgba,
+    scan_events,
+    view_events,
+)
+from desktop.worklist_model import (
+    COL_PATIENT,
+    COL_PROBABILITY,
+    COL_RESULT,
+    WorklistFilter,
+    WorklistModel,
+)
+from pneumo.errors import ModelNotFoundError
+from pneumo.imaging import load_image
+from pneumo.modelcard import ModelCard
+from pneumo.preprocess import Preprocessing
+from pneumo.records import ScanRecord
+from tests.test_desktop_support import film, write_dicom, write_png
+
+CARD = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(input_size=32),
+                 threshold=0.5)
+
+
+def _rec(name: str, p: float | None = None, error: str | None = None, **kw: str) -> ScanRecord:
+    label = None if p is None else CARD.label_for(p)
+    return ScanRecord(path=Path(name), label=label, probability=p, error=error, **kw)
+
+
+def test_worklist_model_rows_fill_and_relabel(qapp) -> None:
+    model = WorklistModel()
+    model.add_pending([Path("a.png"), Path("b.png"), Path("a.png"), Path("c.dcm")])
+    assert [r.status for r in model.rows] == ["PENDING"] * 3
+    model.set_record(_rec("a.png", 0.9))
+    model.set_record(_rec("c.dcm", 0.2, patient_name="Test^Patient", patient_id="P123"))
+    model.set_record(_rec("x.png", error="broken"))  # unknown path: a new row
+    assert [r.status for r in model.rows] == ["PNEUMONIA", "PENDING", "NORMAL", "ERROR"]
+    assert model.index(0, COL_RESULT).data() == "PNEUMONIA"
+    assert model.index(0, COL_PROBABILITY).data() == "0.900"
+    assert model.index(0, COL_RESULT).data(Qt.ItemDataRole.BackgroundRole) is not None
+    assert model.index(2, COL_PATIENT).data() == "Test Patient (P123)"
+    model.set_hide_identifiers(True)
+    assert model.index(2, COL_PATIENT).data() == "(hidden)"
+    model.mark_cancelled()
+    assert model.rows[1].status == "CANCELLED"
+    assert model.records()[1].error == "scan cancelled"
+    model.relabel(CARD, 0.95)
+    assert model.rows[0].status == "NORMAL"
+    model.add_pending([Path("a.png")])  # scanning again resets the row, keeps its place
+    assert model.rows[0].status == "PENDING" and len(model.rows) == 4
+
+
+def test_worklist_filter_sorts_numerically_and_filters(qapp) -> None:
+    model = WorklistModel()
+    for i, p in enumerate((0.05, 0.9, 0.1, 0.55)):
+        model.set_record(_rec(f"f{i}.png", p))
+    model.set_record(_rec("bad.png", error="broken"))
+    proxy = WorklistFilter()
+    proxy.setSourceModel(model)
+    proxy.sort(COL_PROBABILITY, Qt.SortOrder.DescendingOrder)
+    shown = [proxy.index(r, COL_PROBABILITY).data() for r in range(proxy.rowCount())]
+    assert shown == ["0.900", "0.550", "0.100", "0.050", ""]
+    proxy.set_category("PNEUMONIA")
+    assert proxy.rowCount() == 2
+    proxy.set_category("ERROR")
+    assert proxy.rowCount() == 1
+    proxy.set_category("All")
+    proxy.set_text("F2")
+    assert proxy.rowCount() == 1
+
+
+def test_scan_events_without_model_and_cancel(tmp_path: Path) -> None:
+    for i in range(3):
+        write_png(tmp_path / f"{i}.png", film(i, False))
+    cancel = threading.Event()
+    events = list(scan_events([tmp_path, tmp_path / "nope"], None, cancel=cancel,
+                              no_model_reason="no model at X"))
+    assert isinstance(events[0], list) and len(events[0]) == 3
+    errors = [e for e in events if isinstance(e, ScanRecord)]
+    assert any("no such file" in (e.error or "") for e in errors)
+    assert sum("no model at X" in (e.error or "") for e in errors) == 3
+    cancel.set()
+    assert list(scan_events([tmp_path], None, cancel=cancel)) == []
+
+
+def test_display_levels_and_window_lut() -> None:
+    pixels = np.linspace(0, 1, 10000, dtype=np.float32).reshape(100, 100)
+    levels, (width, centre) = display_levels(pixels)
+    assert levels.dtype == np.uint16 and levels.max() == 4095
+    assert width == pytest.approx(0.98, abs=0.01) and centre == pytest.approx(0.5, abs=0.01)
+    lut = window_lut(0.5, 0.5, 4096, invert=False)
+    assert lut[0] == 0 and lut[-1] == 255 and lut[2048] == 128
+    inverted = window_lut(0.5, 0.5, 4096, invert=True).astype(int)
+    assert np.abs(inverted - (255 - lut.astype(int))).max() <= 1
+
+
+def test_heat_rgba_alpha_follows_heat() -> None:
+    heat = np.zeros((4, 4), np.float32)
+    heat[0, 0] = 1.0
+    rgba = heat_rgba(heat)
+    assert rgba.shape == (4, 4, 4) and rgba[0, 0, 3] == 255 and rgba[3, 3, 3] == 0
+
+
+@dataclass
+class _Explained:
+    probability: float
+    heatmap: np.ndarray
+    peak: float = 1.0
+
+
+class _StubExplainer:
+    def explain(self, model_input: np.ndarray) -> _Explained:
+        assert model_input.shape == (32, 32, 1)
+        heat = np.zeros((4, 4), np.float32)
+        heat[1, 1] = 1.0
+        return _Explained(0.8, heat)
+
+
+def test_view_events_image_then_overlay(tmp_path: Path) -> None:
+    path = write_dicom(tmp_path / "x.dcm", film(1, True))
+    events = list(view_events(path, CARD, ExplainerHolder(_StubExplainer),
+                              cancel=threading.Event()))
+    assert isinstance(events[0], DisplayImage) and isinstance(events[1], OverlayReady)
+    assert events[0].image.metadata.patient_id == "P123"
+    assert events[1].rgba.shape == (256, 256, 4) and events[1].heatmap.max() > 0.9
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"nope")
+    (problem,) = view_events(bad, CARD, ExplainerHolder(None), cancel=threading.Event())
+    assert isinstance(problem, ViewProblem) and problem.stage == "image"
+
+
+def test_explainer_holder_reports_missing_model(tmp_path: Path) -> None:
+    def factory() -> _StubExplainer:
+        raise ModelNotFoundError("model_float.tflite: model file not found")
+
+    holder = ExplainerHolder(factory)
+    path = write_png(tmp_path / "a.png", film(2, True))
+    events = list(view_events(path, CARD, holder, cancel=threading.Event()))
+    assert isinstance(events[-1], ViewProblem) and "not found" in events[-1].message
+
+
+def test_tag_rows_hide_identifiers(tmp_path: Path) -> None:
+    meta = load_image(write_dicom(tmp_path / "t.dcm", film(3, False))).metadata
+    shown = dict(tag_rows(meta, hide_identifiers=False))
+    assert shown["Patient name"] == "Test Patient" and shown["Patient ID"] == "P123"
+    hidden = dict(tag_rows(meta, hide_identifiers=True))
+    assert hidden["Patient name"] == "(hidden)" and hidden["Patient ID"] == "(hidden)"
+    assert hidden["Patient age"] == "042Y" and hidden["Modality"] == "DX"
+
+
+def test_settings_round_trip_in_an_ini_file(qapp, tmp_path: Path) -> None:
+    ini = tmp_path / "s.ini"
+    s = AppSettings(ini)
+    assert s.threshold_override is None and s.overlay_opacity == pytest.approx(0.45)
+    s.threshold_override = 0.3
+    s.overlay_opacity = 7.0
+    s.last_folder = tmp_path
+    s.sync()
+    again = AppSettings(ini)
+    assert again.threshold_override == pytest.approx(0.3)
+    assert again.overlay_opacity == 1.0 and again.last_folder == str(tmp_path)
+    again.threshold_override = None
+    assert AppSettings(ini).threshold_override is None
