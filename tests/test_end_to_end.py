@@ -1,0 +1,101 @@
+"""The whole pipeline through the ``pneumo`` command: train -> convert -> scan
+-> evaluate, and format-independence of scan results on real films."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pneumo.cli import main
+from pneumo.paths import assets_dir
+from tests import synth
+
+
+def _json_stdout(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, object]:
+    capsys.readouterr()
+    code = main(argv)
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_train_convert_scan_evaluate_through_the_cli(
+    synthetic_dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tensorflow")
+    run, out = tmp_path / "run", tmp_path / "models"
+    assert main(["train", str(synthetic_dataset), "--out", str(run), "--epochs", "2",
+                 "--input-size", "64", "--batch-size", "16"]) == 0
+    assert (run / "model.keras").is_file()
+    assert main(["convert", str(run / "model.keras"), "--out", str(out),
+                 "--calibration", str(synthetic_dataset), "--calibration-count", "40",
+                 "--no-gate"]) == 0
+    assert {"model.tflite", "model_float.tflite", "model_card.json"} <= {
+        p.name for p in out.iterdir()}
+
+    test_files = sorted((synthetic_dataset / "test").rglob("*.png"))
+    code, records = _json_stdout(
+        capsys, ["scan", str(synthetic_dataset / "test"), "--json", "-",
+                 "--model", str(out / "model.tflite")])
+    assert code == 0
+    assert isinstance(records, list)
+    assert sorted(Path(r["path"]).name for r in records) == sorted(p.name for p in test_files)
+    for record in records:
+        assert record["error"] is None
+        assert record["label"] in ("NORMAL", "PNEUMONIA")
+        assert 0.0 <= record["probability"] <= 1.0
+
+    code, report = _json_stdout(
+        capsys, ["evaluate", str(synthetic_dataset), "--model", str(out / "model.tflite"),
+                 "--json", "-"])
+    assert code == 0 and isinstance(report, dict)
+    assert report["n"] == len(test_files)
+    assert report["tp"] + report["fp"] + report["tn"] + report["fn"] == len(test_files)
+    assert report["kind"] == "int8"
+    # the scan and evaluate paths agree on every label
+    positives = sum(r["label"] == "PNEUMONIA" for r in records)
+    assert positives == report["tp"] + report["fp"]
+
+
+# The same film in every format a clinic may send; lossless ones must agree exactly,
+# lossy ones closely, and all scan probabilities within 0.02.
+FORMATS = ["png8", "png16", "jpeg", "dicom_windowed", "dicom_mono1", "dicom_rle",
+           "dicom_jpeg_ls", "dicom_jpeg_baseline", "dicom_no_extension"]
+
+
+def _clinical_size(arr8: np.ndarray, long_side: int = 2500) -> np.ndarray:
+    """A film upscaled to detector size and 16 bits, like a CR/DX export."""
+    h, w = arr8.shape
+    scale = long_side / max(h, w)
+    big = Image.fromarray(arr8).resize((round(w * scale), round(h * scale)), Image.BICUBIC)
+    return (np.asarray(big, dtype=np.float64) * 257.0).round().astype(np.uint16)
+
+
+@pytest.mark.data
+def test_scan_probabilities_agree_across_formats_on_real_films(
+    real_test_films: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = assets_dir() / "model.tflite"
+    if not model.is_file():
+        pytest.skip(f"no shipped model at {model}")
+    for index, film_path in enumerate(real_test_films):
+        arr = np.asarray(Image.open(film_path).convert("L"))
+        folder = tmp_path / f"film{index}"
+        folder.mkdir()
+        for variant in FORMATS:
+            name, write = synth.VARIANTS[variant]
+            write(arr, folder / f"{variant}-{name}")
+        synth.write_dicom_full16(_clinical_size(arr), folder / "clinical_2500px_16bit.dcm")
+    code, records = _json_stdout(capsys, ["scan", str(tmp_path), "--json", "-",
+                                          "--model", str(model)])
+    assert code == 0, [r["error"] for r in records if r["error"]]
+    by_film: dict[str, list[float]] = {}
+    for record in records:
+        by_film.setdefault(Path(record["path"]).parent.name, []).append(record["probability"])
+    assert len(by_film) == len(real_test_films)
+    for film, probabilities in by_film.items():
+        assert len(probabilities) == len(FORMATS) + 1
+        spread = max(probabilities) - min(probabilities)
+        assert spread <= 0.02, (film, probabilities)
