@@ -155,18 +155,17 @@ def clear_worklist(w: MainWindow) -> None:
 
 def threshold_dialog(w: MainWindow) -> None:
     """Model > Set decision threshold."""
-    card = w.session.card
-    if card is None:
+    card_t, current = w.session.card_threshold, w.session.threshold
+    if card_t is None or current is None:
         QMessageBox.information(w, "Threshold", "No model is loaded.")
         return
-    current = w.session.threshold if w.session.threshold is not None else card.threshold
     value, ok = QInputDialog.getDouble(
         w, "Decision threshold",
         f"Pneumonia probability at or above which a film is PNEUMONIA.\n"
-        f"The model card's validated threshold is {card.threshold:.3f}.",
+        f"The model card's validated threshold is {card_t:.3f}.",
         current, 0.001, 0.999, 3)
     if ok:
-        w.set_threshold_override(None if abs(value - card.threshold) < 5e-4 else value)
+        w.set_threshold_override(None if abs(value - card_t) < 5e-4 else value)
 
 
 def show_model_info(w: MainWindow) -> HtmlDialog:

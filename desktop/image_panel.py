@@ -44,6 +44,8 @@ class ImagePanel(QWidget):
         self.notes = QLabel("")
         self.notes.setObjectName("imageNotes")
         self.notes.setWordWrap(True)
+        self.notes.setTextFormat(Qt.TextFormat.RichText)
+        self.notes.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.overlay_toggle = QCheckBox("Heat map")
         self.overlay_toggle.setChecked(True)
         self.overlay_toggle.setToolTip("Grad-CAM: where the model looked (H)")
@@ -118,7 +120,7 @@ class ImagePanel(QWidget):
             return
         self._status = row.status
         rec = row.record
-        name = row.path.name
+        name = _escape(row.path.name)
         if rec is None:
             text = f"<b>{name}</b> &mdash; {row.status.lower()}"
         elif rec.error is not None:
@@ -130,12 +132,14 @@ class ImagePanel(QWidget):
             text = (
                 f"<span style='font-size:16pt'><b>{rec.label}</b></span> &nbsp; "
                 f"pneumonia probability <b>{p:.3f}</b> {rel} threshold {t:.3f}"
-                f" &nbsp;&mdash;&nbsp; {name}"
             )
         self.banner.setText(text)
+        self.banner.setToolTip(str(row.path))
         self._set_banner_style(COLOURS.get(row.status, _NEUTRAL))
         warnings = rec.warnings if rec is not None else ()
-        self.notes.setText("".join(f"⚠ {_escape(w)}<br>" for w in warnings))
+        lines = [f"<span style='color:#555'>{_escape(str(row.path))}</span>"]
+        lines += [f"<span style='color:#8a5a00'>⚠ {_escape(w)}</span>" for w in warnings]
+        self.notes.setText("<br>".join(lines))
         self._update_overlay()
 
     def show_image(self, levels: np.ndarray, auto_window: tuple[float, float]) -> None:
@@ -153,7 +157,7 @@ class ImagePanel(QWidget):
     def show_image_problem(self, message: str) -> None:
         """The file could not be displayed."""
         self.viewer.clear()
-        self.notes.setText(f"Cannot display: {_escape(message)}")
+        self.notes.setText(f"<span style='color:#b3261e'>Cannot display: {_escape(message)}</span>")
 
     def set_opacity(self, opacity: float) -> None:
         """Set the slider and the overlay opacity."""

@@ -76,8 +76,8 @@ class MainWindow(QMainWindow):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.worklist)
         splitter.addWidget(self.image_panel)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 6)
         splitter.setSizes([700, 760])
         self.splitter = splitter
         central = QWidget()
@@ -93,6 +93,8 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tags_dock = dock
         self.resizeDocks([dock], [270], Qt.Orientation.Horizontal)
+        self.model_label = QLabel("")
+        self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.notice, 1)
 
     def _connect(self) -> None:
@@ -181,10 +183,15 @@ class MainWindow(QMainWindow):
 
     def _update_threshold_bar(self) -> None:
         s = self.session
+        if s.runner is not None:
+            kind = "int8" if s.runner.is_quantised else "float"
+            override = " (override)" if s.override_differs() else ""
+            self.model_label.setText(
+                f"Model {s.card.name} ({kind}) · threshold {s.threshold:.3f}{override}")
         if s.override_differs():
             self.threshold_bar.setText(
                 f"⚠ <b>Threshold override in use: {s.threshold:.3f}</b> (model card: "
-                f"{s.card.threshold:.3f}). Results differ from the validated operating point."
+                f"{s.card_threshold:.3f}). Results differ from the validated operating point."
             )
         self.threshold_bar.setVisible(s.override_differs())
 

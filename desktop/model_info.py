@@ -67,9 +67,10 @@ def model_info_html(
         ("Architecture", card.architecture),
         ("Input", f"{shape}, x * {spec.scale:g} + {spec.offset:g}"),
         ("Labels", " / ".join(card.labels)),
-        ("Decision threshold", f"{card.threshold:.4f} (model card)"),
     ]
-    if threshold is not None and abs(threshold - card.threshold) > 1e-9:
+    card_t = card.threshold_for(model_path) if model_path is not None else card.threshold
+    rows.append(("Decision threshold", f"{card_t:.4f} (model card, for this model file)"))
+    if threshold is not None and abs(threshold - card_t) > 1e-9:
         override = f"<b style='color:#b3261e'>{threshold:.4f} (user override)</b>"
         rows.append(("Threshold in use", override))
     if model_path is not None:

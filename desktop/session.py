@@ -98,20 +98,26 @@ class Session(QObject):
         return self._loader is not None
 
     @property
+    def card_threshold(self) -> float | None:
+        """The model card's threshold for the loaded model file (None without model)."""
+        if self.runner is None:
+            return None
+        return float(self.runner.card.threshold_for(self.runner.model_path))
+
+    @property
     def threshold(self) -> float | None:
         """The threshold in use: the override, else the card's (None without model)."""
-        if self.threshold_override is not None:
+        if self.threshold_override is not None and self.runner is not None:
             return self.threshold_override
-        card = self.card
-        return None if card is None else float(card.threshold)
+        return self.card_threshold
 
     def override_differs(self) -> bool:
         """True when a threshold override differs from the model card's."""
-        card = self.card
+        card_t = self.card_threshold
         return (
-            card is not None
+            card_t is not None
             and self.threshold_override is not None
-            and abs(self.threshold_override - card.threshold) > 1e-9
+            and abs(self.threshold_override - card_t) > 1e-9
         )
 
     def load_model(self) -> None:

@@ -31,8 +31,8 @@ ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 """Item role returning a sortable key."""
 
-COLUMNS = ("File", "Patient", "Study", "Result", "Probability", "Warnings")
-COL_FILE, COL_PATIENT, COL_STUDY, COL_RESULT, COL_PROBABILITY, COL_WARNINGS = range(6)
+COLUMNS = ("File", "Result", "Probability", "Patient", "Study", "Warnings")
+COL_FILE, COL_RESULT, COL_PROBABILITY, COL_PATIENT, COL_STUDY, COL_WARNINGS = range(6)
 HIDDEN_TEXT = "(hidden)"
 
 #: Result colours: (text, background).

@@ -29,8 +29,8 @@ from desktop.worklist_model import (
     WorklistRow,
 )
 
-COLUMN_WIDTHS = {COL_FILE: 190, COL_PATIENT: 130, COL_STUDY: 150, COL_RESULT: 92,
-                 COL_PROBABILITY: 78}
+COLUMN_WIDTHS = {COL_FILE: 200, COL_RESULT: 92, COL_PROBABILITY: 82, COL_PATIENT: 130,
+                 COL_STUDY: 150}
 
 
 class WorklistPanel(QWidget):

@@ -23,6 +23,7 @@ from desktop.image_panel import NORMAL_NOTE
 from desktop.main_window import MainWindow
 from desktop.session import Session
 from desktop.settings import AppSettings
+from desktop.worklist_model import COL_PATIENT, COL_PROBABILITY, COL_WARNINGS
 from tests.test_desktop_support import (  # noqa: F401
     explainable_model,
     film,
@@ -117,7 +118,7 @@ def test_drop_folder_fills_worklist(qtbot, window: MainWindow, folder: dict[str,
     assert by_path[folder["normal_1"]].status == "NORMAL"
     bad = by_path[folder["bad"]]
     assert bad.status == "ERROR" and bad.record is not None and bad.record.error
-    assert window.session.worklist.index(rows.index(bad), 5).data()  # message in the row
+    assert window.session.worklist.index(rows.index(bad), COL_WARNINGS).data()  # message in the row
     assert not window.worklist.progress.isVisible()
     assert "5 files" in window.worklist.count_label.text() or window.worklist.count_label.text()
 
@@ -172,12 +173,12 @@ def test_tags_panel_and_identifier_hiding(qtbot, window: MainWindow,
     assert tags["Study date"] == "20240315" and tags["View position"] == "PA"
     model = window.session.worklist
     row = model.row_of(folder["dicom"])
-    assert "Test Patient (P123)" == model.index(row, 1).data()
+    assert model.index(row, COL_PATIENT).data() == "Test Patient (P123)"
     window.tags.hide_box.setChecked(True)
     tags = window.tags.values()
     assert tags["Patient name"] == "(hidden)" and tags["Patient ID"] == "(hidden)"
     assert tags["Modality"] == "DX"
-    assert model.index(row, 1).data() == "(hidden)"
+    assert model.index(row, COL_PATIENT).data() == "(hidden)"
     assert window.actions_.hide_ids.isChecked() and window.settings.hide_identifiers
 
 
@@ -280,8 +281,8 @@ def test_viewer_controls_and_shortcuts(qtbot, window: MainWindow,
 def test_sort_and_filter_worklist(qtbot, window: MainWindow, folder: dict[str, Path]) -> None:
     scan_folder(qtbot, window, folder["pneumonia_1"].parent)
     panel = window.worklist
-    panel.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
-    probs = [panel.proxy.index(r, 4).data() for r in range(panel.proxy.rowCount())]
+    panel.table.sortByColumn(COL_PROBABILITY, Qt.SortOrder.DescendingOrder)
+    probs = [panel.proxy.index(r, COL_PROBABILITY).data() for r in range(panel.proxy.rowCount())]
     values = [float(p) for p in probs if p]
     assert values == sorted(values, reverse=True)
     panel.category.setCurrentText("ERROR")
