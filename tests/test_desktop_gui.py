@@ -15,8 +15,8 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QThreadPool, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QWheelEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.crash import ErrorReporter
 from desktop.image_panel import NORMAL_NOTE
@@ -355,3 +355,81 @@ def test_no_model_still_opens_with_message(qtbot, tmp_path: Path, folder: dict[s
     assert row.status == "ERROR" and "no model" in (row.record.error or "")
     qtbot.waitUntil(window.image_panel.viewer.has_image, timeout=10000)
     assert window.shutdown(10000)
+
+
+def test_real_key_presses_and_wheel(qtbot, window: MainWindow, folder: dict[str, Path]) -> None:
+    scan_folder(qtbot, window, folder["pneumonia_1"].parent)
+    select(qtbot, window, folder["pneumonia_1"])
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    viewer = window.image_panel.viewer
+    viewer.setFocus()
+    qtbot.keyClick(viewer, Qt.Key.Key_I)
+    assert viewer.inverted
+    before = viewer.zoom_factor()
+    center = QPointF(viewer.viewport().rect().center())
+    wheel = QWheelEvent(center, viewer.viewport().mapToGlobal(center), QPoint(0, 0),
+                        QPoint(0, 240), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                        Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(viewer.viewport(), wheel)
+    assert viewer.zoom_factor() == pytest.approx(before * 1.44, rel=1e-3)
+    qtbot.keyClick(viewer, Qt.Key.Key_Equal)
+    assert viewer.zoom_factor() == pytest.approx(before)
+    qtbot.keyClick(viewer, Qt.Key.Key_Space)
+    assert not viewer.inverted
+    row = window.worklist.table.currentIndex().row()
+    qtbot.keyClick(viewer, Qt.Key.Key_PageDown)
+    assert window.worklist.table.currentIndex().row() == row + 1
+    window.worklist.table.setFocus()
+    qtbot.keyClick(window.worklist.table, Qt.Key.Key_Up)
+    assert window.worklist.table.currentIndex().row() == row
+    window.worklist.filter_edit.setFocus()
+    qtbot.keyClick(window.worklist.filter_edit, Qt.Key.Key_I)  # typing is not a shortcut
+    assert window.worklist.filter_edit.text() == "i" and not viewer.inverted
+
+
+def test_inference_never_runs_on_the_gui_thread(qtbot, tmp_path: Path, folder: dict[str, Path],
+                                                explainable_model: Path,  # noqa: F811
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from pneumo.gradcam import Explainer
+    from pneumo.runner import ModelRunner
+
+    threads: dict[str, set[int]] = {"predict": set(), "explain": set()}
+
+    def spy(name: str, original):
+        def wrapper(self, *args, **kwargs):
+            threads[name].add(threading.get_ident())
+            return original(self, *args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(ModelRunner, "predict", spy("predict", ModelRunner.predict))
+    monkeypatch.setattr(Explainer, "explain", spy("explain", Explainer.explain))
+    window = make_window(qtbot, tmp_path, explainable_model)
+    scan_folder(qtbot, window, folder["pneumonia_1"].parent)
+    select(qtbot, window, folder["normal_1"])
+    select(qtbot, window, folder["pneumonia_1"])
+    assert threads["predict"] and threads["explain"]
+    assert threading.get_ident() not in threads["predict"] | threads["explain"]
+    assert window.shutdown(10000)
+
+
+def test_sys_excepthook_routes_to_a_dialog(qtbot, window: MainWindow) -> None:
+    import sys
+
+    from desktop.crash import install_excepthook
+
+    reporter = install_excepthook(window)
+    try:
+        try:
+            raise ValueError("unexpected in a slot")
+        except ValueError as exc:
+            sys.excepthook(type(exc), exc, exc.__traceback__)
+        qtbot.waitUntil(lambda: bool(reporter.dialogs), timeout=2000)
+        assert "unexpected in a slot" in reporter.dialogs[-1].informativeText()
+    finally:
+        reporter.uninstall()
+    assert sys.excepthook is not reporter._hook
+    for box in reporter.dialogs:
+        box.close()
