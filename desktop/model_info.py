@@ -70,6 +70,8 @@ def model_info_html(
     ]
     card_t = card.threshold_for(model_path) if model_path is not None else card.threshold
     rows.append(("Decision threshold", f"{card_t:.4f} (model card, for this model file)"))
+    if card.extra.get("threshold_rule"):
+        rows.append(("Threshold rule", str(card.extra["threshold_rule"])))
     if threshold is not None and abs(threshold - card_t) > 1e-9:
         override = f"<b style='color:#b3261e'>{threshold:.4f} (user override)</b>"
         rows.append(("Threshold in use", override))
@@ -90,12 +92,13 @@ def model_info_html(
         parts += [f"<tr><td>{_esc(k.replace('_', ' '))}</td><td>{_fmt(v)}</td></tr>"
                   for k, v in facts]
         parts.append("</table>")
-    if card.metrics:
-        parts.append("<h4>Metrics</h4><table border='1' cellspacing='0' cellpadding='3'><tr>"
+    table = _metric_rows(card)
+    if table:
+        parts.append("<h4>Metrics</h4><p>As recorded in the model card, each at the threshold "
+                     "shown.</p><table border='1' cellspacing='0' cellpadding='3'><tr>"
                      "<th>split</th>" + "".join(f"<th>{h}</th>" for _, h in _METRIC_KEYS)
                      + "</tr>")
-        for name, m in card.metrics.items():
-            values = m.to_dict()
+        for name, values in table:
             parts.append(f"<tr><td>{_esc(name)}</td>"
                          + "".join(f"<td>{_fmt(values.get(k))}</td>" for k, _ in _METRIC_KEYS)
                          + "</tr>")
@@ -107,6 +110,15 @@ def model_info_html(
         parts.append("</table>")
     parts.append(f"<p><b>{_esc(NOT_FOR_DIAGNOSIS)}</b></p>")
     return "".join(parts)
+
+
+def _metric_rows(card: ModelCard) -> list[tuple[str, dict[str, Any]]]:
+    """(name, metric values) of the card's metrics, plus the int8 re-derivation's."""
+    rows = [(name, m.to_dict()) for name, m in card.metrics.items()]
+    int8 = card.extra.get("int8_threshold")
+    if isinstance(int8, dict) and isinstance(int8.get("validation"), dict):
+        rows.append(("validation (int8 model)", dict(int8["validation"])))
+    return rows
 
 
 def versions() -> dict[str, str]:
