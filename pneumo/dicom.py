@@ -23,10 +23,9 @@ is returned as ``(H, W, 3)``; :mod:`pneumo.imaging` turns it into luma.
 from __future__ import annotations
 
 import io
-import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -36,13 +35,9 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, p
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from pneumo.errors import UnreadableFileError, UnsupportedImageError
+from pneumo.sniff import one_line
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
-_FIRST_GROUPS = (0x0002, 0x0008)
-_VRS = frozenset(
-    b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI "
-    b"UL UN UR US UT UV".split()
-)
 
 # ImageMetadata field name -> DICOM keyword, for the plain string fields.
 _STRING_FIELDS = {
@@ -76,35 +71,6 @@ class DicomImage:
     pixels: np.ndarray
     fields: dict[str, Any]
     warnings: tuple[str, ...] = ()
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's message on one line (whitespace collapsed), at most ``limit`` chars."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def sniff_dicom(data: bytes) -> Literal["preamble", "bare"] | None:
-    """Say whether ``data`` (the file's first bytes or all of it) is DICOM.
-
-    ``"preamble"``: the ``DICM`` magic at offset 128. ``"bare"``: no preamble,
-    but the file starts with a plausible group 0x0002/0x0008 element, in
-    either byte order, explicit or implicit VR. ``None``: not DICOM.
-    """
-    if data[128:132] == b"DICM":
-        return "preamble"
-    if len(data) < 8:
-        return None
-    for order in "<>":
-        group, _element = struct.unpack(order + "HH", data[:4])
-        if group not in _FIRST_GROUPS:
-            continue
-        if data[4:6] in _VRS:
-            return "bare"
-        (length,) = struct.unpack(order + "I", data[4:8])
-        if 0 < length <= len(data) - 8:
-            return "bare"
-    return None
 
 
 def read_dicom(path: Path, data: bytes, max_pixels: int) -> DicomImage:

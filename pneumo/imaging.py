@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pneumo.dicom import one_line, read_dicom, sniff_dicom
 from pneumo.errors import UnreadableFileError, UnsupportedImageError
+from pneumo.sniff import one_line, sniff_dicom
 
 MAX_PIXELS = 100_000_000
 """Largest image (width x height) accepted, for raster files and DICOM alike."""
@@ -98,6 +98,8 @@ def load_image(path: str | Path) -> LoadedImage:
     path = Path(path)
     data = _read_bytes(path)
     if sniff_dicom(data) is not None:
+        from pneumo.dicom import read_dicom  # pydicom costs ~0.4 s: load it when needed
+
         decoded = read_dicom(path, data, MAX_PIXELS)
         gray, is_color = to_luma(decoded.pixels)
         meta = ImageMetadata(

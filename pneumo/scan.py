@@ -25,6 +25,7 @@ from pneumo.gate import check_input
 from pneumo.imaging import ImageMetadata, load_image
 from pneumo.preprocess import Preprocessing, preprocess
 from pneumo.records import ScanRecord, write_csv, write_json
+from pneumo.sniff import is_dicom_file
 
 if TYPE_CHECKING:
     from pneumo.runner import ModelRunner
@@ -52,16 +53,6 @@ class InputProblem:
 
     path: Path
     problem: str
-
-
-def is_dicom_file(path: Path) -> bool:
-    """True when ``path`` holds a DICOM Part 10 file: ``DICM`` at offset 128."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:] == b"DICM"
 
 
 def _is_candidate(path: Path) -> bool:

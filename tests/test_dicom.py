@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from pneumo.dicom import sniff_dicom
+from pneumo.sniff import sniff_dicom
 from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError
 from pneumo.imaging import LoadedImage, load_image
 from pneumo.preprocess import Preprocessing, preprocess

@@ -329,3 +329,12 @@ def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
     text = out.read_text()
     assert "'@SUM(1)" in text and "'-2+3" in text
     assert ",=" not in text and "\n=" not in text
+
+
+def test_folder_walk_finds_dicom_without_preamble_or_extension(tmp_path: Path) -> None:
+    from pneumo.scan import iter_image_files
+    from tests import synth
+
+    synth.write_dicom_no_preamble(synth.film(), tmp_path / "IM000002")
+    (tmp_path / "notes").write_bytes(b"plain text, not an image\n" * 20)
+    assert [p.name for p in iter_image_files([tmp_path])] == ["IM000002"]
