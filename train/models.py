@@ -33,7 +33,7 @@ class Architecture:
 
 def _head(x: keras.KerasTensor, dropout: float) -> keras.KerasTensor:
     x = layers.GlobalAveragePooling2D(name=EMBEDDING)(x)
-    x = layers.Dropout(dropout)(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
     x = layers.Dense(1, name="logit")(x)
     return layers.Activation("sigmoid", name="probability", dtype="float32")(x)
 
