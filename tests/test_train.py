@@ -152,3 +152,40 @@ def test_scan_feeds_the_model_what_training_fed_it(synthetic_dataset: Path,
     assert len(seen) == len(paths)
     for got, expected in zip(seen, training_inputs, strict=True):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_interrupted_training_resumes_from_its_backup(synthetic_dataset: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from train import fit
+
+    config = fit.TrainConfig(input_size=64, epochs=3, batch_size=16, warmup_epochs=0)
+    real_end = fit.EpochLine.on_epoch_end
+
+    def interrupt_after_epoch_two(self: fit.EpochLine, epoch: int, logs: dict | None = None) -> None:
+        real_end(self, epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit.EpochLine, "on_epoch_end", interrupt_after_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        fit.train(synthetic_dataset, tmp_path, config)
+    assert (tmp_path / "checkpoints" / "backup").exists()
+    monkeypatch.setattr(fit.EpochLine, "on_epoch_end", real_end)
+    capsys.readouterr()
+    card = fit.train(synthetic_dataset, tmp_path, config)
+    out = capsys.readouterr().out
+    assert "resuming from" in out
+    assert "epoch 1/3" not in out and "epoch 3/3" in out  # only the missing epoch ran
+    rows = (tmp_path / "history.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3  # header + epochs 1..3, nothing repeated
+    assert card.training["epochs_run"] == 3
+
+
+def test_mirrored_strategy_trains(synthetic_dataset: Path, tmp_path: Path) -> None:
+    from train.fit import TrainConfig, train
+
+    card = train(synthetic_dataset, tmp_path, TrainConfig(
+        input_size=64, epochs=1, batch_size=16, warmup_epochs=0, strategy="mirrored"))
+    assert card.training["config"]["strategy"] == "mirrored"
+    assert (tmp_path / "model.keras").is_file()

@@ -180,7 +180,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
         EpochLine(config.epochs),
     ]
     fit_started = time.time()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
+    model.fit(train_ds, validation_data=val_ds, epochs=config.epochs,
                         class_weight=class_weights(y_train), callbacks=callbacks, verbose=0,
                         shuffle=False)  # the dataset shuffles itself
     fit_seconds = time.time() - fit_started
@@ -201,8 +201,8 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
         metrics["test"] = compute_metrics(y_test, p_test, threshold)
         metrics["test_at_0.5"] = compute_metrics(y_test, p_test, 0.5)
         reports["test"] = (y_test, p_test)
-    val_auc = history.history.get("val_auc", [])
-    epochs_run = len(history.history.get("loss", []))
+    val_auc = _history_column(run_dir / "history.csv", "val_auc")  # all epochs, resumed too
+    epochs_run = len(val_auc)
     card = ModelCard(
         name=f"{config.architecture}-{_dt.date.today():%Y%m%d}",
         architecture=config.architecture,
@@ -227,6 +227,15 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
 def predict(model: keras.Model, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Pneumonia probabilities (N,) of a Keras model for preprocessed inputs."""
     return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)).reshape(-1)
+
+
+def _history_column(history_csv: Path, column: str) -> list[float]:
+    import csv
+
+    if not history_csv.exists():
+        return []
+    with open(history_csv, newline="") as fh:
+        return [float(row[column]) for row in csv.DictReader(fh) if row.get(column)]
 
 
 def _provenance(splits: Splits, config: TrainConfig, epochs: int, fit_s: float,
