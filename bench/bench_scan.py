@@ -24,9 +24,9 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from pneumo.imaging import load_image  # noqa: E402
-from pneumo.paths import assets_dir  # noqa: E402
-from pneumo.preprocess import preprocess  # noqa: E402
+from pneumo.imaging import load_image
+from pneumo.paths import assets_dir
+from pneumo.preprocess import preprocess
 
 
 def write_clinical_dicoms(films: list[Path], out: Path) -> list[Path]:
