@@ -43,7 +43,7 @@ def write_clinical_dicoms(films: list[Path], out: Path) -> list[Path]:
         long_side = 2500 + 250 * (i % 3)
         scale = long_side / max(arr.shape)
         size = (round(arr.shape[1] * scale), round(arr.shape[0] * scale))
-        big8 = np.asarray(Image.fromarray(arr).resize(size, Image.BICUBIC))
+        big8 = np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.BICUBIC))
         path = out / f"clinical_{i:02d}.dcm"
         if i % 3 == 0:
             synth.write_dicom_windowed(big8, path)
@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         paths = write_clinical_dicoms(films, Path(tmp))
         sizes = [load_image(p).pixels.shape for p in paths]
         rows: list[tuple[str, float, float]] = []
-        for kind, path in (("12-bit windowed", paths[0]), ("16-bit full range", paths[1]),
-                           ("12-bit RLE", paths[2])):
-            rows.append((f"decode {kind} DICOM {sizes[paths.index(path)][1]} px",
-                         *_median_ms(lambda p=path: load_image(p), 5)))
+        for index, kind in enumerate(("12-bit windowed", "16-bit full range", "12-bit RLE")):
+            path = paths[index]
+            rows.append((f"decode {kind} DICOM {sizes[index][1]} px",
+                         *_median_ms(lambda: load_image(path), 5)))  # noqa: B023
         image = load_image(paths[0])
         spec = runner.card.preprocessing
         x = preprocess(image, spec)

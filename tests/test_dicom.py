@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from PIL import Image
 from pydicom.data import get_testdata_file
 
-from pneumo.sniff import sniff_dicom
 from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError
 from pneumo.imaging import LoadedImage, load_image
 from pneumo.preprocess import Preprocessing, preprocess
+from pneumo.sniff import sniff_dicom
 from tests import synth
 
 FILM = synth.film()

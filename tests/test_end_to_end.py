@@ -69,7 +69,7 @@ def _clinical_size(arr8: np.ndarray, long_side: int = 2500) -> np.ndarray:
     """A film upscaled to detector size and 16 bits, like a CR/DX export."""
     h, w = arr8.shape
     scale = long_side / max(h, w)
-    big = Image.fromarray(arr8).resize((round(w * scale), round(h * scale)), Image.BICUBIC)
+    big = Image.fromarray(arr8).resize((round(w * scale), round(h * scale)), Image.Resampling.BICUBIC)
     return (np.asarray(big, dtype=np.float64) * 257.0).round().astype(np.uint16)
 
 
