@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from pneumo.paths import assets_dir
 from tests import synth
 
 
-def _json_stdout(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, object]:
+def _json_stdout(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, Any]:
     capsys.readouterr()
     code = main(argv)
     return code, json.loads(capsys.readouterr().out)
