@@ -108,6 +108,16 @@ def _workers(text: str) -> int:
     return value
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``pneumo`` argument parser (stage subcommands are listed, not parsed)."""
     parser = argparse.ArgumentParser(
@@ -140,6 +150,21 @@ def build_parser() -> argparse.ArgumentParser:
     info = sub.add_parser("info", help="show the shipped models")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=_cmd_info)
+    fit_ood = sub.add_parser(
+        "fit-ood",
+        help="fit the out-of-distribution check and measure calibration",
+        description="Fit the out-of-distribution score (Mahalanobis distance on the float "
+        "model's embedding) on the training side of the card's patient split, set its "
+        "threshold on the validation side, measure calibration (ECE), and write both into "
+        "ASSETS_DIR/model_card.json. The model files are not changed.",
+    )
+    fit_ood.add_argument("assets", metavar="ASSETS_DIR", help="folder with the models and card")
+    fit_ood.add_argument("--data", required=True, metavar="DATA_DIR",
+                         help="labelled data (train/, val/, test/ of NORMAL/ and PNEUMONIA/)")
+    fit_ood.add_argument("--limit", type=_positive, metavar="N",
+                         help="use at most N training images")
+    fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
+    fit_ood.set_defaults(func=_cmd_fit_ood)
     for name, (_, _, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, add_help=False)
         stage.add_argument("args", nargs=argparse.REMAINDER)
@@ -270,6 +295,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
             )
         if i.error:
             print(f"    error: {i.error}")
+    return 0
+
+
+def _cmd_fit_ood(args: argparse.Namespace) -> int:
+    from pneumo.ood import fit_card_ood
+
+    result = fit_card_ood(Path(args.assets), Path(args.data), limit=args.limit,
+                          workers=args.workers, log=print)
+    ood, cal = result["ood"], result["calibration"]
+    line = f"OOD threshold {ood['threshold']:.2f} (validation pass rate {ood['pass_rate']:.2f})"
+    if "measured" in ood:
+        line += f"; test pass rate {ood['measured']['test_pass_rate']:.3f}"
+    print(line)
+    text = f"ECE validation {cal['ece_validation']:.4f}"
+    if "ece_test" in cal:
+        text += f", test {cal['ece_test']:.4f}"
+    print(text + f"; temperature {cal['temperature']:.3f} (recorded, not applied)")
     return 0
 
 

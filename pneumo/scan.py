@@ -28,6 +28,7 @@ from pneumo.records import ScanRecord, write_csv, write_json
 from pneumo.sniff import is_dicom_file
 
 if TYPE_CHECKING:
+    from pneumo.ood import OodCheck
     from pneumo.runner import ModelRunner
 
 __all__ = [
@@ -168,6 +169,11 @@ def scan(
     decoded ahead, so memory stays bounded however large the folder. Setting
     ``cancel`` stops the scan promptly: no further records are yielded.
     ``threshold`` overrides the model card's decision threshold.
+
+    When the card holds an out-of-distribution model (``extra["ood"]``) and the
+    float explain model is beside the classifier, each classified image also
+    gets its embedding (one more inference, in this same thread) and a warning
+    when it is unusual for the model; see :mod:`pneumo.ood`.
     """
     workers = max(1, int(workers))
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
@@ -175,6 +181,9 @@ def scan(
     pending: deque[ScanRecord | Future[_Prepared]] = deque()
     items = iter_inputs(paths)
     exhausted = False
+    from pneumo.ood import OodCheck
+
+    ood = OodCheck.for_runner(runner)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumo-decode")
     try:
         while True:
@@ -196,7 +205,7 @@ def scan(
                 if _cancelled(cancel):
                     return
                 wait_futures([head], timeout=_POLL_S)
-            record = _classify(head.result(), runner, threshold)
+            record = _classify(head.result(), runner, threshold, ood)
             if _cancelled(cancel):
                 return
             yield record
@@ -208,7 +217,9 @@ def _cancelled(cancel: threading.Event | None) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def _classify(prep: _Prepared, runner: ModelRunner, threshold: float | None) -> ScanRecord:
+def _classify(
+    prep: _Prepared, runner: ModelRunner, threshold: float | None, ood: OodCheck | None = None
+) -> ScanRecord:
     if prep.error is not None or prep.model_input is None:
         return ScanRecord.from_metadata(
             prep.path, prep.metadata, error=prep.error, warnings=prep.warnings
@@ -229,5 +240,14 @@ def _classify(prep: _Prepared, runner: ModelRunner, threshold: float | None) -> 
         prep.metadata,
         label=runner.card.label_for(probability, cutoff),
         probability=probability,
-        warnings=prep.warnings,
+        warnings=prep.warnings + _ood_warnings(ood, prep.model_input),
     )
+
+
+def _ood_warnings(ood: OodCheck | None, model_input: np.ndarray) -> tuple[str, ...]:
+    if ood is None:
+        return ()
+    try:
+        return ood.warnings_for(model_input)
+    except Exception as exc:  # noqa: BLE001 - the check must not lose the result
+        return (f"out-of-distribution check failed ({type(exc).__name__}: {exc})",)

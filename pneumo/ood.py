@@ -1,0 +1,275 @@
+"""Out-of-distribution score: Mahalanobis distance on the model's embedding.
+
+The float model's ``explain`` signature returns the 192-d pooled embedding of
+an image. :func:`fit_ood` fits class means and a shared (pooled within-class)
+covariance on the training side's embeddings and sets the threshold at the
+``pass_rate`` quantile of the *validation* distances (never test).
+:meth:`OodModel.distance` is the smallest Mahalanobis distance to a class
+mean; above :attr:`OodModel.threshold` the image is unusual for the model.
+
+Storage stays small: the covariance is kept as its top ``rank`` principal
+directions plus one residual variance for the rest (probabilistic PCA), so
+the distance still sees every direction but the card holds ``rank * d``
+numbers, not ``d * d``; arrays are stored as base64 little-endian float32
+(one line each in the card). The fitted model lives in ``card.extra["ood"]``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from pneumo.errors import ModelError
+
+if TYPE_CHECKING:
+    from pneumo.gradcam import Explainer
+    from pneumo.runner import ModelRunner
+
+#: Format tag stored with the model, checked on load.
+KIND = "mahalanobis-ppca-v1"
+#: Default number of principal directions kept.
+DEFAULT_RANK = 32
+_SHRINK = 1e-3  # ridge on the covariance, relative to its mean eigenvalue
+
+
+@dataclass(frozen=True)
+class OodModel:
+    """Class means (k, d), principal directions (r, d), their variances (r,),
+    the residual variance, the distance threshold and how it was set."""
+
+    means: np.ndarray
+    components: np.ndarray
+    variances: np.ndarray
+    residual_variance: float
+    threshold: float
+    pass_rate: float = 0.99
+    fitted_on: dict[str, Any] | None = None
+
+    @property
+    def dim(self) -> int:
+        """Embedding size ``d``."""
+        return int(self.means.shape[1])
+
+    def distances(self, embeddings: np.ndarray) -> np.ndarray:
+        """Distances (N,) of embeddings (N, d): the minimum over class means."""
+        x = np.asarray(embeddings, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"expected embeddings of shape (N, {self.dim}), got {x.shape}")
+        best = np.full(len(x), np.inf)
+        for mean in self.means:
+            centred = x - mean
+            proj = centred @ self.components.T
+            inside = np.sum(proj**2 / self.variances, axis=1)
+            rest = np.maximum(np.sum(centred**2, axis=1) - np.sum(proj**2, axis=1), 0.0)
+            best = np.minimum(best, inside + rest / self.residual_variance)
+        out: np.ndarray = np.sqrt(best)
+        return out
+
+    def distance(self, embedding: np.ndarray) -> float:
+        """Distance of one embedding (d,)."""
+        return float(self.distances(np.asarray(embedding).reshape(1, -1))[0])
+
+    def is_unusual(self, embedding: np.ndarray) -> bool:
+        """True when the distance is above the threshold."""
+        return self.distance(embedding) > self.threshold
+
+    def warning(self, distance: float) -> str:
+        """The scan warning for a distance above the threshold."""
+        return (f"unusual image for this model (out-of-distribution score {distance:.1f} "
+                f"above {self.threshold:.1f}): result unreliable")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (float32 precision, which is plenty)."""
+        return {
+            "kind": KIND,
+            "threshold": float(self.threshold),
+            "pass_rate": float(self.pass_rate),
+            "residual_variance": float(self.residual_variance),
+            "means": _floats(self.means),
+            "components": _floats(self.components),
+            "variances": _floats(self.variances),
+            "fitted_on": dict(self.fitted_on or {}),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OodModel:
+        """Inverse of :meth:`to_dict`; a malformed entry raises :class:`ModelError`."""
+        try:
+            if data.get("kind") != KIND:
+                raise ValueError(f"unknown kind {data.get('kind')!r}")
+            means = _array(data["means"])
+            components = _array(data["components"])
+            variances = _array(data["variances"])
+            model = cls(means=means, components=components, variances=variances,
+                        residual_variance=float(data["residual_variance"]),
+                        threshold=float(data["threshold"]),
+                        pass_rate=float(data.get("pass_rate", 0.99)),
+                        fitted_on=dict(data.get("fitted_on", {})))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ModelError(f"model card: invalid 'ood' entry ({exc})") from None
+        d = means.shape[1] if means.ndim == 2 else -1
+        if (d < 1 or components.ndim != 2 or components.shape[1] != d
+                or variances.shape != (components.shape[0],)
+                or not (variances > 0).all() or model.residual_variance <= 0):
+            raise ModelError("model card: 'ood' entry has inconsistent shapes or variances")
+        return model
+
+
+def fit_ood(embeddings: np.ndarray, labels: np.ndarray, val_embeddings: np.ndarray,
+            pass_rate: float = 0.99, rank: int = DEFAULT_RANK) -> OodModel:
+    """Fit class means and a shared covariance on ``embeddings`` (N, d) with 0/1
+    ``labels``; threshold at the ``pass_rate`` quantile of the distances of
+    ``val_embeddings`` (the validation side, never test)."""
+    x = np.asarray(embeddings, dtype=np.float64)
+    y = np.asarray(labels).reshape(-1)
+    if x.ndim != 2 or len(x) != len(y) or len(x) < 2:
+        raise ValueError(f"need (N, d) embeddings and N labels, got {x.shape} and {y.shape}")
+    if not 0.0 < pass_rate < 1.0:
+        raise ValueError("pass_rate must be between 0 and 1")
+    classes = [c for c in np.unique(y) if np.sum(y == c) >= 1]
+    means = np.stack([x[y == c].mean(axis=0) for c in classes])
+    centred = np.concatenate([x[y == c] - m for c, m in zip(classes, means)])
+    cov = centred.T @ centred / max(1, len(centred) - len(classes))
+    values, vectors = np.linalg.eigh(cov)
+    values, vectors = values[::-1], vectors[:, ::-1]
+    floor = _SHRINK * max(float(values.mean()), 1e-12)
+    values = np.maximum(values, 0.0) + floor
+    r = int(min(max(1, rank), x.shape[1] - 1)) if x.shape[1] > 1 else 1
+    residual = float(values[r:].mean()) if r < len(values) else floor
+    model = OodModel(means=means, components=vectors[:, :r].T.copy(),
+                     variances=values[:r].copy(), residual_variance=residual,
+                     threshold=np.inf, pass_rate=pass_rate)
+    val = model.distances(np.asarray(val_embeddings, dtype=np.float64))
+    threshold = float(np.quantile(val, pass_rate))
+    info = {"train": len(x), "validation": len(val), "rank": r,
+            "classes": [int(c) for c in classes]}
+    return OodModel(means=means, components=model.components, variances=model.variances,
+                    residual_variance=residual, threshold=threshold, pass_rate=pass_rate,
+                    fitted_on=info)
+
+
+def _floats(arr: np.ndarray) -> dict[str, Any]:
+    a = np.ascontiguousarray(arr, dtype="<f4")
+    return {"shape": list(a.shape), "float32_base64": base64.b64encode(a.tobytes()).decode()}
+
+
+def _array(entry: dict[str, Any]) -> np.ndarray:
+    raw = base64.b64decode(str(entry["float32_base64"]), validate=True)
+    shape = tuple(int(n) for n in entry["shape"])
+    return np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class OodCheck:
+    """What a scan needs: the fitted model and an explainer for embeddings."""
+
+    model: OodModel
+    explainer: Explainer
+
+    @classmethod
+    def for_runner(cls, runner: ModelRunner) -> OodCheck | None:
+        """The check for ``runner``'s card, or ``None`` when the card has no
+        OOD model or the float explain model is not beside the classifier."""
+        card = runner.card
+        entry = card.extra.get("ood")
+        name = card.extra.get("models", {}).get("explain")
+        if not isinstance(entry, dict) or not name:
+            return None
+        path = Path(runner.model_path).parent / str(name)
+        if not path.is_file():
+            return None
+        from pneumo.gradcam import Explainer
+
+        return cls(OodModel.from_dict(entry), Explainer(path, card, num_threads=2))
+
+    def warnings_for(self, model_input: np.ndarray) -> tuple[str, ...]:
+        """``()`` for a usual image, else the one OOD warning."""
+        distance = self.model.distance(self.explainer.explain(model_input).embedding)
+        return (self.model.warning(distance),) if distance > self.model.threshold else ()
+
+
+def embed(explainer: Explainer, inputs: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Embeddings (N, d) of preprocessed inputs (N, S, S, 1)."""
+    return np.stack([explainer.explain(x).embedding for x in inputs])
+
+
+def fit_card_ood(assets_dir: str | Path, data_dir: str | Path, *, limit: int | None = None,
+                 pass_rate: float = 0.99, workers: int = 2,
+                 log: Any = None) -> dict[str, Any]:
+    """Fit the OOD model (and measure calibration) for the models in ``assets_dir``
+    and write it into their card; returns the new ``extra`` entries.
+
+    Embeddings come from the float model's ``explain`` signature on the training
+    side of the card's patient split (seed and validation fraction from
+    ``card.training["config"]``, at most ``limit`` images, drawn with that seed)
+    and on the validation side (plus ``DATA/val`` when present), which sets the
+    threshold. Calibration (ECE, temperature) is measured on the classifier's
+    validation probabilities, and on ``DATA/test`` when present (measured only).
+    The model files are not touched, so their sha256 entries stay valid.
+    """
+    from pneumo.calibration import calibration_report
+    from pneumo.dataset import labels_of, list_examples, patient_split
+    from pneumo.errors import DataError
+    from pneumo.gradcam import Explainer
+    from pneumo.modelcard import CARD_FILENAME, ModelCard
+    from pneumo.runner import ModelRunner
+
+    assets, data = Path(assets_dir), Path(data_dir)
+    card_path = assets / CARD_FILENAME
+    card = ModelCard.load(card_path)
+    names = card.extra.get("models", {})
+    explainer = Explainer(assets / str(names.get("explain", "model_float.tflite")), card)
+    classifier = ModelRunner(assets / str(names.get("classify", "model.tflite")), card)
+    config = card.training.get("config", {})
+    seed = int(config.get("seed", 0))
+    train_dir = data / "train" if (data / "train").is_dir() else data
+    train, val = patient_split(list_examples(train_dir, card.labels),
+                               float(config.get("val_fraction", 0.15)), seed)
+    if train_dir != data and (data / "val").is_dir():  # as training did
+        val = val + list_examples(data / "val", card.labels)
+    if limit is not None and len(train) > limit:
+        picks = np.random.default_rng(seed).choice(len(train), size=limit, replace=False)
+        train = [train[i] for i in sorted(picks)]
+    if len(train) < 4 or not val:
+        raise DataError(f"{data}: too few images to fit ({len(train)} train, {len(val)} val)")
+    say = log or (lambda _msg: None)
+    say(f"embedding {len(train)} training and {len(val)} validation images")
+    train_emb, _ = _embed_paths(explainer, None, [e.path for e in train], workers)
+    val_emb, val_p = _embed_paths(explainer, classifier, [e.path for e in val], workers)
+    model = fit_ood(train_emb, labels_of(train), val_emb, pass_rate=pass_rate)
+    entry = model.to_dict()
+    entry["fitted_on"].update({"data": str(data), "split": "card's patient split, seed "
+                               f"{seed}; threshold from validation", "model": explainer.model_path.name})
+    test_y = test_p = None
+    if (data / "test").is_dir():
+        test = list_examples(data / "test", card.labels)
+        test_emb, test_p = _embed_paths(explainer, classifier, [e.path for e in test], workers)
+        test_y = labels_of(test)
+        entry["measured"] = {"test_images": len(test), "test_pass_rate": float(
+            np.mean(model.distances(test_emb) <= model.threshold))}
+    calibration = calibration_report(labels_of(val), val_p, test_y, test_p)
+    calibration["model"] = classifier.model_path.name
+    extra = dict(card.extra, ood=entry, calibration=calibration)
+    card.with_updates(extra=extra).save(card_path)
+    say(f"wrote {card_path}: OOD threshold {model.threshold:.2f}")
+    return {"ood": entry, "calibration": calibration}
+
+
+def _embed_paths(explainer: Explainer, classifier: ModelRunner | None, paths: Sequence[Path],
+                 workers: int, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Embeddings (N, d) and classifier probabilities (N,) (zeros without one)."""
+    from pneumo.dataset import load_model_inputs
+
+    spec = explainer.card.preprocessing
+    embeddings, probs = [], []
+    for start in range(0, len(paths), chunk):
+        inputs = load_model_inputs(list(paths[start:start + chunk]), spec, workers=workers)
+        embeddings.append(embed(explainer, inputs))
+        probs.append(classifier.predict_batch(inputs) if classifier is not None
+                     else np.zeros(len(inputs)))
+    return np.concatenate(embeddings), np.concatenate(probs)
