@@ -225,7 +225,8 @@ def _str(ds: Dataset, keyword: str) -> str | None:
     """An attribute as text (multiple values joined by backslash), None if empty."""
     try:
         value = ds.get(keyword)
-    except (ValueError, TypeError):  # an invalid value pydicom cannot convert
+    except (ValueError, TypeError, NotImplementedError):  # a value pydicom cannot convert
+        # (NotImplementedError: a corrupt, unknown VR in the element's header)
         return None
     if value is None:
         return None
@@ -237,7 +238,7 @@ def _int(ds: Dataset, keyword: str) -> int | None:
     try:
         value = ds.get(keyword)
         return None if value in (None, "") else int(value)
-    except (ValueError, TypeError):  # e.g. an IS value like "1A"
+    except (ValueError, TypeError, NotImplementedError):  # "1A" as IS; an unknown VR
         return None
 
 
@@ -247,7 +248,7 @@ def _spacing(ds: Dataset, keyword: str) -> tuple[float, float] | None:
         if value is None or value == "":
             return None
         values = [float(v) for v in value] if isinstance(value, MultiValue) else [float(value)]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, NotImplementedError):
         return None
     if not values:
         return None
