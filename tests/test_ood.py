@@ -187,7 +187,7 @@ def test_scan_without_ood_in_the_card_adds_no_warning(tmp_path: Path) -> None:
     assert record.ok and record.warnings == ()
 
 
-def test_fit_ood_reports_a_usage_error_for_a_missing_card(tmp_path: Path) -> None:
+def test_fit_ood_fails_cleanly_without_a_model_card(tmp_path: Path) -> None:
     assert main(["fit-ood", str(tmp_path), "--data", str(tmp_path)]) == 1
 
 
