@@ -131,3 +131,26 @@ def test_gui_writes_settings_only_where_configured(
     _no_secrets(s.outputs[1].read_text(encoding="utf-8"), "settings file")
     _no_secrets(s.stdout, "app stdout")
     _no_secrets(s.stderr, "app stderr")
+
+
+@pytest.mark.parametrize("how", ["--settings", "default"])
+def test_gui_settings_location(tmp_path: Path, how: str) -> None:
+    """``--settings FILE`` keeps QSettings in FILE only; without it (nor
+    $PNEUMO_SETTINGS) they go to the user profile, $XDG_CONFIG_HOME/PneumoScan."""
+    pytest.importorskip("PySide6")
+    _shipped()
+    from tests.test_offline import GUI_MAIN, run_audited
+
+    shot = tmp_path / "out" / "window.png"
+    ini = tmp_path / "chosen" / "app.ini"
+    args = ["--timeout", "120", "--screenshot", str(shot), "{png}"]
+    if how == "--settings":
+        args = ["--settings", str(ini), *args]
+    s = run_audited(tmp_path, GUI_MAIN, args, [shot])
+    assert s.returncode == 0, s.stderr[-2000:]
+    if how == "--settings":
+        expected = ["chosen", "chosen/app.ini", "out", "out/window.png"]
+    else:
+        expected = ["home/.config/PneumoScan", "home/.config/PneumoScan/PneumoScan.conf",
+                    "out", "out/window.png"]
+    assert s.new_entries() == expected
