@@ -288,3 +288,45 @@ def test_shipped_ood_rates_on_real_data(chest_xray_dir: Path) -> None:
     for name, batch in _synthetic_ood_inputs(films, card.preprocessing).items():
         flagged = np.mean(model.distances(embed(explainer, batch)) > model.threshold)
         assert flagged >= 0.95, (name, flagged)
+
+
+@pytest.mark.data
+def test_scan_of_a_mixed_folder_warns_or_refuses_each_odd_input(
+        real_test_films: list[Path], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """CT, a colour photo, a lateral-tagged DICOM and a rotated film each get a
+    warning or a refusal; a real frontal film gets a plain result."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+    from pydicom.data import get_testdata_file
+
+    from pneumo.cli import main
+    from pneumo.modelcard import ModelCard
+    from pneumo.paths import assets_dir
+    from tests import synth
+
+    if "ood" not in ModelCard.load(assets_dir() / "model_card.json").extra:
+        pytest.skip("the shipped card has no OOD model (run pneumo fit-ood)")
+    film = np.asarray(Image.open(real_test_films[-1]).convert("L"))
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.open(real_test_films[-1]).convert("L").save(folder / "frontal.png")
+    (folder / "ct.dcm").write_bytes(Path(str(get_testdata_file("CT_small.dcm"))).read_bytes())
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    photo[:, :200, 0] = 250
+    Image.fromarray(photo).save(folder / "photo.jpg")
+    synth.save(synth.windowed_dataset(film, ViewPosition="LL"), folder / "lateral.dcm")
+    Image.fromarray(np.rot90(film).copy()).save(folder / "rotated.png")
+    capsys.readouterr()
+    code = main(["scan", str(folder), "--json", "-"])
+    records = {Path(r["path"]).stem: r for r in json.loads(capsys.readouterr().out)}
+    assert code == 1  # CT and the photo are refused
+    assert records["frontal"]["error"] is None and records["frontal"]["warnings"] == []
+    assert records["frontal"]["label"] in ("NORMAL", "PNEUMONIA")
+    assert "CT" in records["ct"]["error"]
+    assert "colour" in records["photo"]["error"]
+    assert any("frontal" in w for w in records["lateral"]["warnings"])
+    assert any("out-of-distribution" in w for w in records["rotated"]["warnings"])
