@@ -35,7 +35,7 @@ import numpy as np
 
 from convert.parity import ParityReport, ThresholdDecision
 from pneumo.atomic import write_text_atomic
-from pneumo.dataset import Example, labels_of, list_examples, load_model_inputs, patient_split
+from pneumo.dataset import Example, labels_of, list_examples, load_model_inputs, training_split
 from pneumo.errors import DataError, ModelError, UsageError
 from pneumo.modelcard import CARD_FILENAME, ModelCard, sha256_file
 
@@ -132,11 +132,8 @@ def find_splits(options: ConvertOptions, card: ModelCard) -> Splits:
     """The training card's patient split of the calibration folder, and parity data."""
     config = card.training.get("config", {})
     data = options.calibration
-    train_dir = data / "train" if (data / "train").is_dir() else data
-    train, val = patient_split(list_examples(train_dir, card.labels),
-                               float(config.get("val_fraction", 0.15)), int(config.get("seed", 0)))
-    if train_dir != data and (data / "val").is_dir():  # as training did: official val/ too
-        val = val + list_examples(data / "val", card.labels)
+    train, val = training_split(data, float(config.get("val_fraction", 0.15)),
+                                int(config.get("seed", 0)), card.labels)
     if options.parity_data is not None:
         root = options.parity_data
         source = root / "test" if (root / "test").is_dir() else root
@@ -145,7 +142,7 @@ def find_splits(options: ConvertOptions, card: ModelCard) -> Splits:
     else:
         raise UsageError(f"{data} has no test/ folder: pass --parity-data DATA_DIR")
     if not train:
-        raise DataError(f"{train_dir}: no training images for calibration")
+        raise DataError(f"{data}: no training images for calibration")
     return Splits(train, val, list_examples(source, card.labels), source)
 
 

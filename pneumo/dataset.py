@@ -117,6 +117,27 @@ def patient_split(
     return train, val
 
 
+def training_split(
+    data_dir: str | Path,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+    labels: Sequence[str] = LABELS,
+) -> tuple[list[Example], list[Example]]:
+    """The (train, validation) split a training run uses on ``data_dir``.
+
+    ``data_dir/train`` (or ``data_dir`` itself when it has no ``train/``) split by
+    patient, plus the official ``data_dir/val`` when present. Training,
+    int8 calibration and OOD fitting all call this, so none of them can use a
+    validation image for fitting.
+    """
+    root = Path(data_dir)
+    train_dir = root / "train" if (root / "train").is_dir() else root
+    train, val = patient_split(list_examples(train_dir, labels), val_fraction, seed)
+    if train_dir != root and (root / "val").is_dir():
+        val = val + list_examples(root / "val", labels)
+    return train, val
+
+
 def file_list_sha256(examples: Sequence[Example]) -> str:
     """A hash of the (label, file name) list: identifies a training set."""
     digest = hashlib.sha256()

@@ -21,7 +21,7 @@ from pneumo.dataset import (
     labels_of,
     list_examples,
     load_model_inputs,
-    patient_split,
+    training_split,
 )
 from pneumo.errors import DataError, UsageError
 from pneumo.metrics import BinaryMetrics, choose_threshold, compute_metrics
@@ -66,11 +66,7 @@ def find_splits(data_dir: Path, config: TrainConfig) -> Splits:
     """Train/validation by patient from ``train/`` plus the official ``val/``;
     ``test/`` if present. A plain folder of class subfolders is all training
     data (split by patient), with no test set."""
-    train_dir = data_dir / "train" if (data_dir / "train").is_dir() else data_dir
-    pool = list_examples(train_dir)
-    train, val = patient_split(pool, config.val_fraction, config.seed)
-    if (data_dir / "val").is_dir():
-        val = val + list_examples(data_dir / "val")
+    train, val = training_split(data_dir, config.val_fraction, config.seed)
     test = list_examples(data_dir / "test") if (data_dir / "test").is_dir() else []
     if not train or not val:
         raise DataError(f"{data_dir}: too few patients for a train/validation split")
