@@ -290,7 +290,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
         if i.test_metrics:
             m = i.test_metrics
             print(
-                f"    test: AUC {m['auc']:.3f}, sensitivity {m['sensitivity']:.3f}, "
+                f"    test: accuracy {m['accuracy']:.3f}, AUC {m['auc']:.3f}, "
+                f"sensitivity {m['sensitivity']:.3f}, "
                 f"specificity {m['specificity']:.3f} (n={m['n']})"
             )
         if i.error:

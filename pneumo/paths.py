@@ -83,6 +83,27 @@ class ModelInfo:
         return data
 
 
+def _test_metrics_of(name: str, kind: str, card: ModelCard | None) -> dict[str, Any] | None:
+    """This file's own test metrics at its own threshold, when the card has them.
+
+    The training card measured the Keras model; the conversion's parity report
+    measured each LiteRT file (the int8 one also at its re-derived threshold).
+    """
+    if card is None:
+        return None
+    parity = card.extra.get("parity", {})
+    by_kind = {
+        "keras": card.metrics["test"].to_dict() if "test" in card.metrics else None,
+        "float": parity.get("metrics", {}).get("tflite_float"),
+        "int8": parity.get("tflite_int8_at_rederived_threshold")
+        or parity.get("metrics", {}).get("tflite_int8"),
+    }
+    if name == card.extra.get("keras_model", "model.keras"):
+        kind = "keras"
+    metrics = by_kind.get(kind)
+    return dict(metrics) if isinstance(metrics, dict) else None
+
+
 def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
     """Inspect one model file (LiteRT only; Keras files are not loaded)."""
     from pneumo.runner import tflite_input_spec
@@ -97,7 +118,7 @@ def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
             size = shape[1] if len(shape) == 4 else None
         except ModelError as exc:
             kind, size, error = "invalid", None, str(exc)
-    test = card.metrics.get("test") if card is not None else None
+    test = _test_metrics_of(path.name, kind, card)
     return ModelInfo(
         path=path,
         kind=kind,
@@ -106,6 +127,6 @@ def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
         sha256_ok=None if expected is None else expected.lower() == sha,
         input_size=size,
         threshold=card.threshold_for(path) if card is not None else None,
-        test_metrics=test.to_dict() if test is not None else None,
+        test_metrics=test,
         error=error,
     )

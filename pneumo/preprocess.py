@@ -16,6 +16,8 @@ import numpy as np
 from pneumo.imaging import LoadedImage
 
 _INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
+CONTRASTS = ("none", "equalize")
+_EQUALIZE_LEVELS = 1024
 
 
 @dataclass(frozen=True)
@@ -23,19 +25,25 @@ class Preprocessing:
     """How a grayscale ``[0, 1]`` image becomes a model input.
 
     The image is squashed (aspect ratio not kept) to ``input_size`` squared with
-    a fixed interpolation, then mapped linearly: ``x = pixels * scale + offset``.
-    Squashing is deliberate: most training images exist only as squashed
-    224x224 copies, so every image is resized the same way.
+    a fixed interpolation, optionally histogram-equalised (``contrast``), then
+    mapped linearly: ``x = pixels * scale + offset``. Squashing is deliberate:
+    most training images exist only as squashed 224x224 copies, so every image
+    is resized the same way. Equalising makes the input independent of the
+    film's display curve (exposure, a vendor's VOI LUT or window), which varies
+    between sites far more than anatomy does.
     """
 
     input_size: int = 224
     interpolation: str = "area"
     scale: float = 1.0
     offset: float = 0.0
+    contrast: str = "none"
 
     def __post_init__(self) -> None:
         if self.interpolation not in _INTERPOLATIONS:
             raise ValueError(f"unknown interpolation {self.interpolation!r}")
+        if self.contrast not in CONTRASTS:
+            raise ValueError(f"unknown contrast {self.contrast!r}; choose one of {CONTRASTS}")
         if self.input_size < 8:
             raise ValueError("input_size must be at least 8")
 
@@ -51,7 +59,21 @@ class Preprocessing:
             interpolation=str(data.get("interpolation", "area")),
             scale=float(data.get("scale", 1.0)),
             offset=float(data.get("offset", 0.0)),
+            contrast=str(data.get("contrast", "none")),
         )
+
+
+def equalize(pixels: np.ndarray, levels: int = _EQUALIZE_LEVELS) -> np.ndarray:
+    """Histogram-equalise a ``[0, 1]`` image: each pixel becomes its mid-rank.
+
+    A pixel maps to the fraction of pixels darker than it plus half of those
+    equal to it (binned to ``levels``), so the result is unchanged by any
+    increasing intensity curve and a flat image becomes 0.5 everywhere.
+    """
+    bins = np.minimum((np.clip(pixels, 0.0, 1.0) * levels).astype(np.int64), levels - 1)
+    hist = np.bincount(bins.ravel(), minlength=levels).astype(np.float64)
+    mid_rank = (np.cumsum(hist) - hist / 2.0) / bins.size
+    return mid_rank[bins].astype(np.float32)
 
 
 def preprocess(image: LoadedImage | np.ndarray, spec: Preprocessing) -> np.ndarray:
@@ -69,5 +91,8 @@ def preprocess(image: LoadedImage | np.ndarray, spec: Preprocessing) -> np.ndarr
         pixels = cv2.resize(
             pixels, (size, size), interpolation=_INTERPOLATIONS[spec.interpolation]
         )
-    out = np.clip(pixels, 0.0, 1.0) * np.float32(spec.scale) + np.float32(spec.offset)
+    pixels = np.clip(pixels, 0.0, 1.0)
+    if spec.contrast == "equalize":
+        pixels = equalize(pixels)
+    out = pixels * np.float32(spec.scale) + np.float32(spec.offset)
     return out.astype(np.float32, copy=False)[:, :, np.newaxis]

@@ -351,3 +351,29 @@ def test_unwritable_export_is_one_error_line(
     assert main(["scan", str(good.good[0]), "--model", str(model), "--csv", str(target)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pneumo: error: ") and "cannot write" in err[0]
+
+
+def test_info_reports_each_files_own_test_metrics() -> None:
+    """The Keras row shows the training card's figures; each LiteRT row shows
+    the parity report's figures for that file (int8 at its own threshold)."""
+    import numpy as np
+
+    from pneumo.metrics import compute_metrics
+    from pneumo.modelcard import ModelCard
+    from pneumo.paths import _test_metrics_of
+    from pneumo.preprocess import Preprocessing
+
+    y = np.array([0, 0, 1, 1, 1])
+    keras_m = compute_metrics(y, np.array([0.1, 0.6, 0.7, 0.8, 0.9]), 0.5)
+    float_m = compute_metrics(y, np.array([0.1, 0.2, 0.7, 0.8, 0.9]), 0.5)
+    int8_m = compute_metrics(y, np.array([0.1, 0.2, 0.3, 0.8, 0.9]), 0.4)
+    card = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(64),
+                     metrics={"test": keras_m},
+                     extra={"parity": {"metrics": {"tflite_float": float_m.to_dict(),
+                                                   "tflite_int8": keras_m.to_dict()},
+                                       "tflite_int8_at_rederived_threshold": int8_m.to_dict()}})
+    assert _test_metrics_of("model.keras", "keras", card) == keras_m.to_dict()
+    assert _test_metrics_of("model_float.tflite", "float", card) == float_m.to_dict()
+    assert _test_metrics_of("model.tflite", "int8", card) == int8_m.to_dict()
+    bare = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(64))
+    assert _test_metrics_of("model.tflite", "int8", bare) is None

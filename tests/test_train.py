@@ -119,9 +119,10 @@ def test_evaluate_keras_model_matches_training_report(tiny_run: Path,
     assert result.metrics.tp == card.metrics["test"].tp
 
 
-def test_training_inputs_equal_app_inputs(synthetic_dataset: Path) -> None:
+@pytest.mark.parametrize("contrast", ["none", "equalize"])
+def test_training_inputs_equal_app_inputs(synthetic_dataset: Path, contrast: str) -> None:
     paths = sorted((synthetic_dataset / "test" / "PNEUMONIA").glob("*.png"))[:4]
-    spec = Preprocessing(input_size=64)
+    spec = Preprocessing(input_size=64, contrast=contrast)
     batch = load_model_inputs(paths, spec, workers=2)
     for i, path in enumerate(paths):
         np.testing.assert_array_equal(batch[i], preprocess(load_image(path), spec))

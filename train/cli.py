@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pneumo.preprocess import CONTRASTS
 from train.models import ARCHITECTURES
 from train.pipeline import AUGMENTATIONS
 
@@ -26,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hflip", action="store_true", help="also augment with horizontal flips")
+    p.add_argument("--contrast", default="none", choices=CONTRASTS,
+                   help="per-image contrast normalisation in the shared preprocessing")
     p.add_argument("--augment", default="standard", choices=AUGMENTATIONS,
                    help="'strong' adds random blur and sharpening")
     p.add_argument("--min-sensitivity", type=float, default=0.95,
@@ -46,6 +49,7 @@ def main(argv: list[str]) -> int:
         architecture=args.arch, input_size=args.input_size, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
         val_fraction=args.val_fraction, seed=args.seed, hflip=args.hflip, augment=args.augment,
+        contrast=args.contrast,
         min_sensitivity=args.min_sensitivity, strategy=args.strategy,
         mixed_precision=args.mixed_precision, weights=args.weights, workers=args.workers,
     )

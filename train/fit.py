@@ -46,6 +46,7 @@ class TrainConfig:
     seed: int = 0
     hflip: bool = False
     augment: str = "standard"
+    contrast: str = "none"
     min_sensitivity: float = 0.95
     strategy: str = "default"
     mixed_precision: bool = False
@@ -140,7 +141,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
         raise UsageError(f"unknown architecture {config.architecture!r}; "
                          f"choose one of {', '.join(ARCHITECTURES)}")
     input_size = config.input_size or ARCHITECTURES[config.architecture].input_size
-    spec = Preprocessing(input_size=input_size)
+    spec = Preprocessing(input_size=input_size, contrast=config.contrast)
     splits = find_splits(Path(data_dir), config)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"data: {len(splits.train)} train, {len(splits.val)} validation, "
