@@ -21,6 +21,7 @@ import pytest
 from pneumo.metrics import BinaryMetrics
 from pneumo.modelcard import CARD_FILENAME, ModelCard, sha256_file
 from pneumo.preprocess import Preprocessing
+from tests import tinymodel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 INPUT_SIZE = 64
@@ -109,37 +110,16 @@ def write_png(path: Path, pixels: np.ndarray) -> Path:
     return path
 
 
-def write_dicom(path: Path, pixels: np.ndarray, **tags: Any) -> Path:
-    """A 12-bit MONOCHROME2 DX DICOM of ``pixels`` with patient tags."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
-
-    sop_class = UID("1.2.840.10008.5.1.4.1.1.1.1")  # Digital X-Ray for presentation
-    meta = FileMetaDataset()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+def write_dicom(path: Path, pixels: np.ndarray, **tags: str) -> Path:
+    """A 12-bit MONOCHROME2 DX DICOM of ``pixels`` with full patient tags."""
     values = {"Modality": "DX", "PatientName": "Test^Patient", "PatientID": "P123",
-              "PatientAge": "042Y", "PatientSex": "F", "BodyPartExamined": "CHEST",
-              "ViewPosition": "PA", "StudyDate": "20240315", "StudyDescription": "CHEST PA",
-              "InstitutionName": "Test Hospital"}
+              "PatientAge": "042Y", "PatientSex": "F", "StudyDate": "20240315",
+              "StudyDescription": "CHEST PA", "InstitutionName": "Test Hospital",
+              "ViewPosition": "PA"}
     values.update(tags)
-    for key, value in values.items():
-        setattr(ds, key, value)
-    arr = np.round(np.clip(pixels, 0, 1) * 4095).astype(np.uint16)
-    ds.Rows, ds.Columns = arr.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-    ds.PixelRepresentation = 0
-    ds.PixelData = arr.tobytes()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return tinymodel.write_dicom(
+        path, pixels, modality=values.pop("Modality"), view=values.pop("ViewPosition"),
+        patient_id=values.pop("PatientID"), patient_name=values.pop("PatientName"), **values)
 
 
 def make_folder(root: Path) -> dict[str, Path]:

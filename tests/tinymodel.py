@@ -172,12 +172,19 @@ def write_dicom(
     view: str | None = "PA",
     patient_id: str = "PAT-0001",
     patient_name: str = "Doe^Jane",
+    **tags: str,
 ) -> Path:
-    """A 12-bit MONOCHROME2 DICOM file (``pixels`` None: no pixel data)."""
+    """A 12-bit MONOCHROME2 CR (or DX) DICOM file of [0, 1] ``pixels``.
+
+    ``pixels`` None writes no pixel data; ``tags`` set or override any other
+    attribute by keyword (``StudyDate="20240315"``).
+    """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
-    sop_class = UID("1.2.840.10008.5.1.4.1.1.1")  # CR Image Storage
+    # CR Image Storage, or Digital X-Ray Image Storage - For Presentation
+    sop_class = UID("1.2.840.10008.5.1.4.1.1.1.1" if modality == "DX"
+                    else "1.2.840.10008.5.1.4.1.1.1")
     meta = FileMetaDataset()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.MediaStorageSOPClassUID = sop_class
@@ -194,6 +201,8 @@ def write_dicom(
     ds.BodyPartExamined = "CHEST"
     if view is not None:
         ds.ViewPosition = view
+    for keyword, value in tags.items():
+        setattr(ds, keyword, value)
     if pixels is not None:
         values = np.round(np.clip(pixels, 0, 1) * 4095).astype(np.uint16)
         ds.Rows, ds.Columns = values.shape
@@ -203,6 +212,7 @@ def write_dicom(
         ds.PixelRepresentation = 0
         ds.PixelData = values.tobytes()
     out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(out, enforce_file_format=True)
     return out
 
