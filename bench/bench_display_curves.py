@@ -7,7 +7,7 @@ far more than children's lungs differ. This applies a family of increasing
 intensity curves to every loaded image (before the shared preprocessing, as a
 different scanner would) and prints, per curve, ROC AUC, sensitivity and
 specificity at the model's threshold. ``--split val`` (the default) is the
-training run's patient-level validation split, which is what model choices are
+model card's training run's patient-level validation split, which is what model choices are
 made on; ``--split test`` is for reporting only.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pneumo.dataset import labels_of, list_examples, training_split
+from pneumo.dataset import card_training_split, labels_of, list_examples
 from pneumo.imaging import load_image
 from pneumo.metrics import compute_metrics
 from pneumo.modelcard import CARD_FILENAME, ModelCard
@@ -54,13 +54,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("--model", type=Path, default=Path("assets/model.tflite"))
     parser.add_argument("--split", choices=["val", "test"], default="val")
-    parser.add_argument("--val-fraction", type=float, default=0.15)
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     predict, card = _predictor(args.model)
     if args.split == "val":
-        examples = training_split(args.data_dir, args.val_fraction, args.seed, card.labels)[1]
+        examples = card_training_split(args.data_dir, card)[1]
     else:
         examples = list_examples(args.data_dir / "test", card.labels)
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -35,7 +35,13 @@ import numpy as np
 
 from convert.parity import ParityReport, ThresholdDecision
 from pneumo.atomic import write_text_atomic
-from pneumo.dataset import Example, labels_of, list_examples, load_model_inputs, training_split
+from pneumo.dataset import (
+    Example,
+    card_training_split,
+    labels_of,
+    list_examples,
+    load_model_inputs,
+)
 from pneumo.errors import DataError, ModelError, UsageError
 from pneumo.modelcard import CARD_FILENAME, ModelCard, sha256_file
 
@@ -130,10 +136,8 @@ def _sample(examples: list[Example], count: int, seed: int) -> list[Example]:
 
 def find_splits(options: ConvertOptions, card: ModelCard) -> Splits:
     """The training card's patient split of the calibration folder, and parity data."""
-    config = card.training.get("config", {})
     data = options.calibration
-    train, val = training_split(data, float(config.get("val_fraction", 0.15)),
-                                int(config.get("seed", 0)), card.labels)
+    train, val = card_training_split(data, card)
     if options.parity_data is not None:
         root = options.parity_data
         source = root / "test" if (root / "test").is_dir() else root

@@ -33,6 +33,12 @@ def _stage_train(argv: list[str]) -> Any:
     return stage_main(argv)
 
 
+def _stage_ensemble(argv: list[str]) -> Any:
+    from train.ensemble import main as stage_main
+
+    return stage_main(argv)
+
+
 def _stage_convert(argv: list[str]) -> Any:
     from convert.cli import main as stage_main
 
@@ -59,6 +65,8 @@ def _stage_gui(argv: list[str]) -> Any:
 
 STAGES: dict[str, tuple[Callable[[list[str]], Any], str, str]] = {
     "train": (_stage_train, "train.cli", "train a model (needs TensorFlow)"),
+    "ensemble": (_stage_ensemble, "train.ensemble",
+                 "merge trained runs into one logit-averaging model (needs TensorFlow)"),
     "convert": (_stage_convert, "convert.cli", "convert a trained model to LiteRT (.tflite)"),
     "evaluate": (_stage_evaluate, "pneumo.evaluate", "evaluate a model on a labelled folder"),
     "gui": (_stage_gui, "desktop.app", "open the desktop app"),

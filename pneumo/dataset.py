@@ -21,7 +21,7 @@ import numpy as np
 
 from pneumo.errors import DataError
 from pneumo.imaging import load_image
-from pneumo.modelcard import LABELS
+from pneumo.modelcard import LABELS, ModelCard
 from pneumo.preprocess import Preprocessing, preprocess
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom"})
@@ -136,6 +136,19 @@ def training_split(
     if train_dir != root and (root / "val").is_dir():
         val = val + list_examples(root / "val", labels)
     return train, val
+
+
+def card_training_split(
+    data_dir: str | Path, card: ModelCard
+) -> tuple[list[Example], list[Example]]:
+    """The (train, validation) split that ``card``'s training run used.
+
+    Reads ``val_fraction`` and ``split_seed`` from ``card.training["config"]``;
+    cards from before ``split_seed`` existed split with ``seed``.
+    """
+    config = card.training.get("config", {})
+    seed = int(config.get("split_seed", config.get("seed", 0)))
+    return training_split(data_dir, float(config.get("val_fraction", 0.15)), seed, card.labels)
 
 
 def file_list_sha256(examples: Sequence[Example]) -> str:

@@ -213,7 +213,7 @@ def fit_card_ood(assets_dir: str | Path, data_dir: str | Path, *, limit: int | N
     The model files are not touched, so their sha256 entries stay valid.
     """
     from pneumo.calibration import calibration_report
-    from pneumo.dataset import labels_of, list_examples, training_split
+    from pneumo.dataset import card_training_split, labels_of, list_examples
     from pneumo.errors import DataError
     from pneumo.gradcam import Explainer
     from pneumo.modelcard import CARD_FILENAME, ModelCard
@@ -227,8 +227,7 @@ def fit_card_ood(assets_dir: str | Path, data_dir: str | Path, *, limit: int | N
     classifier = ModelRunner(assets / str(names.get("classify", "model.tflite")), card)
     config = card.training.get("config", {})
     seed = int(config.get("seed", 0))
-    train, val = training_split(data, float(config.get("val_fraction", 0.15)), seed,
-                                card.labels)
+    train, val = card_training_split(data, card)
     if limit is not None and len(train) > limit:
         picks = np.random.default_rng(seed).choice(len(train), size=limit, replace=False)
         train = [train[i] for i in sorted(picks)]

@@ -93,10 +93,18 @@ def test_scan_probabilities_agree_across_formats_on_real_films(
                                           "--model", str(model)])
     assert code == 0, [r["error"] for r in records if r["error"]]
     by_film: dict[str, list[float]] = {}
+    by_name: dict[str, dict[str, float]] = {}
     for record in records:
-        by_film.setdefault(Path(record["path"]).parent.name, []).append(record["probability"])
+        path = Path(record["path"])
+        by_film.setdefault(path.parent.name, []).append(record["probability"])
+        by_name.setdefault(path.parent.name, {})[path.name] = record["probability"]
     assert len(by_film) == len(real_test_films)
     for film, probabilities in by_film.items():
         assert len(probabilities) == len(FORMATS) + 1
-        spread = max(probabilities) - min(probabilities)
-        assert spread <= 0.02, (film, probabilities)
+        clinical = by_name[film]["clinical_2500px_16bit.dcm"]
+        same_pixels = [p for name, p in by_name[film].items() if not name.startswith("clinical")]
+        assert max(same_pixels) - min(same_pixels) <= 0.01, (film, by_name[film])
+        # Bicubic upscaling to detector size and area-downsampling back moves
+        # pixels by a grey level or two; over 104 test films that moved the
+        # shipped model's probability by at most 0.026 (95th percentile 0.019).
+        assert abs(clinical - float(np.median(same_pixels))) <= 0.03, (film, by_name[film])

@@ -25,9 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
     p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="weights, shuffling and augmentation")
+    p.add_argument("--split-seed", type=int, default=0,
+                   help="the patient-level validation split (keep it fixed across runs "
+                        "that will be compared or combined)")
     p.add_argument("--hflip", action="store_true", help="also augment with horizontal flips")
-    p.add_argument("--contrast", default="none", choices=CONTRASTS,
+    p.add_argument("--contrast", default="equalize", choices=CONTRASTS,
                    help="per-image contrast normalisation in the shared preprocessing")
     p.add_argument("--augment", default="standard", choices=AUGMENTATIONS,
                    help="'strong' adds random blur and sharpening")
@@ -48,7 +51,8 @@ def main(argv: list[str]) -> int:
     config = TrainConfig(
         architecture=args.arch, input_size=args.input_size, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
-        val_fraction=args.val_fraction, seed=args.seed, hflip=args.hflip, augment=args.augment,
+        val_fraction=args.val_fraction, seed=args.seed, split_seed=args.split_seed,
+        hflip=args.hflip, augment=args.augment,
         contrast=args.contrast,
         min_sensitivity=args.min_sensitivity, strategy=args.strategy,
         mixed_precision=args.mixed_precision, weights=args.weights, workers=args.workers,

@@ -44,9 +44,10 @@ class TrainConfig:
     patience: int = 8
     val_fraction: float = 0.15
     seed: int = 0
+    split_seed: int = 0
     hflip: bool = False
     augment: str = "standard"
-    contrast: str = "none"
+    contrast: str = "equalize"
     min_sensitivity: float = 0.95
     strategy: str = "default"
     mixed_precision: bool = False
@@ -67,7 +68,7 @@ def find_splits(data_dir: Path, config: TrainConfig) -> Splits:
     """Train/validation by patient from ``train/`` plus the official ``val/``;
     ``test/`` if present. A plain folder of class subfolders is all training
     data (split by patient), with no test set."""
-    train, val = training_split(data_dir, config.val_fraction, config.seed)
+    train, val = training_split(data_dir, config.val_fraction, config.split_seed)
     test = list_examples(data_dir / "test") if (data_dir / "test").is_dir() else []
     if not train or not val:
         raise DataError(f"{data_dir}: too few patients for a train/validation split")
@@ -185,6 +186,31 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
         model = keras.models.load_model(best_path)
     model = export_model(model, config, input_size, run_dir / "model.keras")
 
+    val_auc = _history_column(run_dir / "history.csv", "val_auc")  # all epochs, resumed too
+    training = {
+        **provenance(splits, config, len(val_auc), fit_seconds, time.time() - started),
+        "best_epoch": int(np.argmax(val_auc)) + 1 if val_auc else None,
+        "best_validation_auc_during_training": float(np.max(val_auc)) if val_auc else None,
+    }
+    return score_and_write(model, run_dir, splits, spec, x_val, config, training,
+                           name=config.architecture, architecture=config.architecture)
+
+
+def score_and_write(
+    model: keras.Model,
+    run_dir: Path,
+    splits: Splits,
+    spec: Preprocessing,
+    x_val: np.ndarray,
+    config: TrainConfig,
+    training: dict[str, Any],
+    *,
+    name: str,
+    architecture: str,
+) -> ModelCard:
+    """Choose the threshold on validation, score validation and test, and write
+    the card, ``evaluation.json`` and plots of a trained ``model`` to ``run_dir``."""
+    y_val = labels_of(splits.val)
     p_val = predict(model, x_val)
     threshold = choose_threshold(y_val, p_val, config.min_sensitivity)
     metrics: dict[str, BinaryMetrics] = {
@@ -198,19 +224,13 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
         metrics["test"] = compute_metrics(y_test, p_test, threshold)
         metrics["test_at_0.5"] = compute_metrics(y_test, p_test, 0.5)
         reports["test"] = (y_test, p_test)
-    val_auc = _history_column(run_dir / "history.csv", "val_auc")  # all epochs, resumed too
-    epochs_run = len(val_auc)
     card = ModelCard(
-        name=f"{config.architecture}-{_dt.date.today():%Y%m%d}",
-        architecture=config.architecture,
+        name=f"{name}-{_dt.date.today():%Y%m%d}",
+        architecture=architecture,
         preprocessing=spec,
         threshold=threshold,
         metrics=metrics,
-        training={
-            **_provenance(splits, config, epochs_run, fit_seconds, time.time() - started),
-            "best_epoch": int(np.argmax(val_auc)) + 1 if val_auc else None,
-            "best_validation_auc_during_training": float(np.max(val_auc)) if val_auc else None,
-        },
+        training=training,
         files={},
         extra={"threshold_rule": f"highest validation specificity at sensitivity >= "
                                  f"{config.min_sensitivity:.2f}",
@@ -235,8 +255,10 @@ def _history_column(history_csv: Path, column: str) -> list[float]:
         return [float(row[column]) for row in csv.DictReader(fh) if row.get(column)]
 
 
-def _provenance(splits: Splits, config: TrainConfig, epochs: int, fit_s: float,
-                total_s: float) -> dict[str, Any]:
+def provenance(splits: Splits, config: TrainConfig, epochs: int, fit_s: float,
+               total_s: float) -> dict[str, Any]:
+    """The card's ``training`` record: config, split sizes and hashes, times,
+    machine and software versions."""
     return {
         "config": asdict(config),
         "train_images": len(splits.train),
