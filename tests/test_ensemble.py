@@ -86,6 +86,7 @@ def test_ensemble_run_converts_and_classifies(tiny_run: Path, second_run: Path,
     assert (card.training["validation_file_list_sha256"]
             == members[0].training["validation_file_list_sha256"])
     assert card.metrics["validation"].n == members[0].metrics["validation"].n
+    assert (out / "history_member1.csv").is_file()
     assert json.loads((out / "evaluation.json").read_text())["test"]["n"] == card.metrics[
         "test"].n
 

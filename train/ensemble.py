@@ -15,6 +15,7 @@ like one member, in one LiteRT file.
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,9 +108,21 @@ def build_ensemble(runs: Sequence[Path], data_dir: Path, out: Path) -> ModelCard
                      "fit_wall_time_s": card.training.get("fit_wall_time_s")}
                     for run, card in zip(runs, cards, strict=True)],
     }
+    _copy_member_histories(runs, out)
     architecture = f"ensemble of {len(runs)} x {cards[0].architecture}"
     return score_and_write(model, out, splits, spec, x_val, config, training,
                            name=f"{cards[0].architecture}-x{len(runs)}", architecture=architecture)
+
+
+def _copy_member_histories(runs: Sequence[Path], out: Path) -> None:
+    """Members' training histories and learning curves, numbered, into ``out``."""
+    for i, run in enumerate(runs):
+        if (run / "history.csv").is_file():
+            shutil.copyfile(run / "history.csv", out / f"history_member{i}.csv")
+        if (run / "plots" / "learning_curves.png").is_file():
+            (out / "plots").mkdir(exist_ok=True)
+            shutil.copyfile(run / "plots" / "learning_curves.png",
+                            out / "plots" / f"learning_curves_member{i}.png")
 
 
 def main(argv: list[str]) -> int:
