@@ -19,7 +19,7 @@ def _logits(model: object, x: np.ndarray) -> np.ndarray:
     import keras
 
     assert isinstance(model, keras.Model)
-    head = keras.Model(model.inputs, model.get_layer("logit").output)
+    head = keras.Model(model.inputs[0], model.get_layer("logit").output)
     return np.asarray(head(x)).reshape(-1)
 
 

@@ -48,7 +48,7 @@ def merge_members(members: Sequence[keras.Model]) -> keras.Model:
         except ValueError as exc:
             raise ModelError(f"member {i} ({member.name}) lacks the layers an ensemble "
                              f"needs ({_FEATURES}, logit): {exc}") from None
-        trunk = keras.Model(member.inputs, trunk_output, name=f"member{i}")
+        trunk = keras.Model(member.inputs[0], trunk_output, name=f"member{i}")
         features.append(trunk(inputs))
         kernels.append(kernel)
         biases.append(bias)
