@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumo import __version__
+from pneumo.commands import fit_ood_command, info_command
 from pneumo.errors import PneumoError, UsageError
 
 _TF_HINT = "pip install 'pneumoscan[train]'"
@@ -157,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.set_defaults(func=_cmd_scan)
     info = sub.add_parser("info", help="show the shipped models")
     info.add_argument("--json", action="store_true", help="print JSON")
-    info.set_defaults(func=_cmd_info)
+    info.set_defaults(func=info_command)
     fit_ood = sub.add_parser(
         "fit-ood",
         help="fit the out-of-distribution check and measure calibration",
@@ -172,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit_ood.add_argument("--limit", type=_positive, metavar="N",
                          help="use at most N training images")
     fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
-    fit_ood.set_defaults(func=_cmd_fit_ood)
+    fit_ood.set_defaults(func=fit_ood_command)
     for name, (_, _, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, add_help=False)
         stage.add_argument("args", nargs=argparse.REMAINDER)
@@ -269,59 +270,6 @@ def _cmd_scan(args: argparse.Namespace) -> int:
     summary += f" (threshold {threshold:.3f}, model {runner.model_path.name})"
     print(summary, file=sys.stderr if json_stdout else sys.stdout)
     return 1 if failed else 0
-
-
-def _cmd_info(args: argparse.Namespace) -> int:
-    import json
-
-    from pneumo.modelcard import CARD_FILENAME, ModelCard
-    from pneumo.paths import HOW_TO_GET_A_MODEL, assets_dir, describe_model, shipped_models
-
-    folder = assets_dir()
-    card_path = folder / CARD_FILENAME
-    card = ModelCard.load(card_path) if card_path.is_file() else None
-    infos = [describe_model(p, card) for p in shipped_models(folder)]
-    if args.json:
-        print(json.dumps([i.to_dict() for i in infos], indent=2))
-        return 0
-    print(f"pneumo {__version__}; models in {folder}")
-    if not infos:
-        print(f"  none: {HOW_TO_GET_A_MODEL}")
-    for i in infos:
-        line = f"  {i.path.name}: {i.kind}, {i.size_bytes / 1e6:.1f} MB"
-        if i.input_size:
-            line += f", input {i.input_size}x{i.input_size}"
-        if i.threshold is not None:
-            line += f", threshold {i.threshold:.3f}"
-        line += {True: ", sha256 ok", False: ", SHA256 MISMATCH", None: ""}[i.sha256_ok]
-        print(line)
-        if i.test_metrics:
-            m = i.test_metrics
-            print(
-                f"    test: accuracy {m['accuracy']:.3f}, AUC {m['auc']:.3f}, "
-                f"sensitivity {m['sensitivity']:.3f}, "
-                f"specificity {m['specificity']:.3f} (n={m['n']})"
-            )
-        if i.error:
-            print(f"    error: {i.error}")
-    return 0
-
-
-def _cmd_fit_ood(args: argparse.Namespace) -> int:
-    from pneumo.ood import fit_card_ood
-
-    result = fit_card_ood(Path(args.assets), Path(args.data), limit=args.limit,
-                          workers=args.workers, log=print)
-    ood, cal = result["ood"], result["calibration"]
-    line = f"OOD threshold {ood['threshold']:.2f} (validation pass rate {ood['pass_rate']:.2f})"
-    if "measured" in ood:
-        line += f"; test pass rate {ood['measured']['test_pass_rate']:.3f}"
-    print(line)
-    text = f"ECE validation {cal['ece_validation']:.4f}"
-    if "ece_test" in cal:
-        text += f", test {cal['ece_test']:.4f}"
-    print(text + f"; temperature {cal['temperature']:.3f} (recorded, not applied)")
-    return 0
 
 
 __all__ = ["STAGES", "build_parser", "main"]
