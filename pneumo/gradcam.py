@@ -60,7 +60,7 @@ class Explainer:
         num_threads: int = 2,
         verify: bool = True,
     ) -> None:
-        from pneumo.runner import open_model
+        from pneumo.litert import open_model
 
         loaded = open_model(model_float_path, card, num_threads=num_threads, verify=verify)
         self._path, self._card = loaded.path, loaded.card

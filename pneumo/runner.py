@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from pneumo.errors import ModelError, ModelIntegrityError, ModelNotFoundError
+from pneumo.errors import ModelError
 from pneumo.imaging import LoadedImage
-from pneumo.modelcard import CARD_FILENAME, ModelCard
+from pneumo.litert import load_interpreter, open_model
+from pneumo.modelcard import ModelCard
 from pneumo.preprocess import preprocess
 
 #: Signature keys tried first, in order; then the only signature, then the
@@ -193,62 +194,6 @@ class ModelRunner:
         return clipped
 
 
-@dataclass(frozen=True)
-class OpenedModel:
-    """A model file's bytes, checked against its card and loaded into LiteRT."""
-
-    path: Path
-    card: ModelCard
-    content: bytes
-    interpreter: Any
-
-
-def open_model(
-    model_path: str | Path,
-    card: ModelCard | None = None,
-    *,
-    num_threads: int = 2,
-    verify: bool = True,
-) -> OpenedModel:
-    """Read a ``.tflite`` once, check its sha256 against the card (the card
-    beside it by default) and load those same bytes, so the file cannot change
-    between check and load. Shared by :class:`ModelRunner` and the Grad-CAM
-    explainer."""
-    path = Path(model_path)
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelNotFoundError(f"{path}: model file not found") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: cannot read model ({exc.strerror or exc})") from None
-    card = card if card is not None else ModelCard.load(path.parent / CARD_FILENAME)
-    if verify:
-        _verify_sha256(path, content, card)
-    return OpenedModel(path, card, content, _load_interpreter(path, content, num_threads))
-
-
-def _verify_sha256(path: Path, content: bytes, card: ModelCard) -> None:
-    import hashlib
-
-    expected = card.files.get(path.name)
-    if expected is not None and hashlib.sha256(content).hexdigest() != expected.lower():
-        raise ModelIntegrityError(
-            f"{path}: sha256 does not match its model card; the file was changed or corrupted"
-        )
-
-
-def _load_interpreter(path: Path, content: bytes, num_threads: int) -> Any:
-    from ai_edge_litert.interpreter import Interpreter
-
-    try:
-        interpreter = Interpreter(model_content=content, num_threads=max(1, int(num_threads)))
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{path}: not a loadable LiteRT model ({detail})") from None
-    return interpreter
-
-
 def _choose_io(interpreter: Any) -> tuple[str | None, str, str]:
     """(signature key or None for the main graph, input name, output name)."""
     signatures: dict[str, dict[str, list[str]]] = interpreter.get_signature_list()
@@ -319,7 +264,7 @@ def tflite_input_spec(path: str | Path) -> tuple[np.dtype[Any], tuple[int, ...]]
         content = path.read_bytes()
     except OSError as exc:
         raise ModelError(f"{path}: cannot read model ({exc.strerror or exc})") from None
-    interpreter = _load_interpreter(path, content, 1)
+    interpreter = load_interpreter(path, content, 1)
     key, name, _ = _choose_io(interpreter)
     if key is None:
         det = interpreter.get_input_details()[0]
