@@ -190,3 +190,23 @@ def test_mirrored_strategy_trains(synthetic_dataset: Path, tmp_path: Path) -> No
         input_size=64, epochs=1, batch_size=16, warmup_epochs=0, strategy="mirrored"))
     assert card.training["config"]["strategy"] == "mirrored"
     assert (tmp_path / "model.keras").is_file()
+
+
+def test_split_seed_alone_decides_the_validation_split(synthetic_dataset: Path) -> None:
+    """Runs with other weight seeds share a split (so they can be compared or
+    combined); another split seed gives another split."""
+    pytest.importorskip("tensorflow")
+    from train.fit import TrainConfig, find_splits
+
+    def names(config: TrainConfig) -> set[str]:
+        return {e.path.name for e in find_splits(synthetic_dataset, config).val}
+
+    base = names(TrainConfig(seed=0, split_seed=0))
+    assert names(TrainConfig(seed=7, split_seed=0)) == base
+    assert any(names(TrainConfig(seed=0, split_seed=s)) != base for s in (1, 2, 3))
+
+
+def test_new_runs_equalise_by_default(tiny_run: Path) -> None:
+    card = ModelCard.load(tiny_run / "model_card.json")
+    assert card.preprocessing.contrast == "equalize"
+    assert card.training["config"]["split_seed"] == 0
