@@ -101,10 +101,15 @@ def test_scan_probabilities_agree_across_formats_on_real_films(
     assert len(by_film) == len(real_test_films)
     for film, probabilities in by_film.items():
         assert len(probabilities) == len(FORMATS) + 1
-        clinical = by_name[film]["clinical_2500px_16bit.dcm"]
-        same_pixels = [p for name, p in by_name[film].items() if not name.startswith("clinical")]
-        assert max(same_pixels) - min(same_pixels) <= 0.01, (film, by_name[film])
-        # Bicubic upscaling to detector size and area-downsampling back moves
-        # pixels by a grey level or two; over 104 test films that moved the
-        # shipped model's probability by at most 0.026 (95th percentile 0.019).
-        assert abs(clinical - float(np.median(same_pixels))) <= 0.03, (film, by_name[film])
+        probs = by_name[film]
+        lossless = [p for name, p in probs.items()
+                    if name.split("-")[0] in set(FORMATS) - synth.LOSSY]
+        assert max(lossless) - min(lossless) <= 0.005, (film, probs)
+        # Lossy JPEG (in a file or inside DICOM) and the clinical-size copy
+        # (bicubic upscale to 2,500 px, area-downscaled back) move pixels by a
+        # few grey levels. Measured: the clinical path moved the shipped model's
+        # probability by at most 0.026 over 104 test films (95th percentile
+        # 0.019); DICOM JPEG baseline moved it by 0.027 on one of these films.
+        reference = float(np.median(lossless))
+        for name, p in probs.items():
+            assert abs(p - reference) <= 0.04, (film, name, probs)
