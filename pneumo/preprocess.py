@@ -67,8 +67,9 @@ def equalize(pixels: np.ndarray, levels: int = _EQUALIZE_LEVELS) -> np.ndarray:
     """Histogram-equalise a ``[0, 1]`` image: each pixel becomes its mid-rank.
 
     A pixel maps to the fraction of pixels darker than it plus half of those
-    equal to it (binned to ``levels``), so the result is unchanged by any
-    increasing intensity curve and a flat image becomes 0.5 everywhere.
+    equal to it (binned to ``levels``), so the result is unchanged by an
+    increasing intensity curve that keeps distinct grey levels in distinct bins
+    (and nearly so by one that merges a few); a flat image becomes 0.5.
     """
     bins = np.minimum((np.clip(pixels, 0.0, 1.0) * levels).astype(np.int64), levels - 1)
     hist = np.bincount(bins.ravel(), minlength=levels).astype(np.float64)
