@@ -7,8 +7,8 @@ far more than children's lungs differ. This applies a family of increasing
 intensity curves to every loaded image (before the shared preprocessing, as a
 different scanner would) and prints, per curve, ROC AUC, sensitivity and
 specificity at the model's threshold. ``--split val`` (the default) is the
-model card's training run's patient-level validation split, which is what model choices are
-made on; ``--split test`` is for reporting only.
+patient-level validation split of the card's training run, on which model
+choices are made; ``--split test`` is for reporting only.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     y = labels_of(examples)
     threshold = card.threshold_for(args.model)
     spec = card.preprocessing
-    print(f"{args.model} ({card.preprocessing.contrast} contrast) on {args.split}, "
+    print(f"{args.model} ({spec.contrast} contrast) on {args.split}, "
           f"n={len(y)}, threshold {threshold:.3f}\n")
     print("| display curve | AUC | sensitivity | specificity |")
     print("|---|---|---|---|")

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     """Run ``pneumo train``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    from train.fit import TrainConfig, train
+    from train.fit import TrainConfig, print_run_summary, train
 
     config = TrainConfig(
         architecture=args.arch, input_size=args.input_size, epochs=args.epochs,
@@ -58,9 +58,5 @@ def main(argv: list[str]) -> int:
         mixed_precision=args.mixed_precision, weights=args.weights, workers=args.workers,
     )
     card = train(args.data_dir, args.out, config)
-    for name, m in card.metrics.items():
-        print(f"{name}: n={m.n} accuracy={m.accuracy:.4f} auc={m.auc:.4f} "
-              f"sensitivity={m.sensitivity:.4f} specificity={m.specificity:.4f} "
-              f"threshold={m.threshold:.4f}")
-    print(f"wrote {args.out}")
+    print_run_summary(card, args.out)
     return 0

@@ -26,7 +26,7 @@ import numpy as np
 from pneumo.dataset import file_list_sha256, load_model_inputs
 from pneumo.errors import DataError, ModelError
 from pneumo.modelcard import CARD_FILENAME, ModelCard
-from train.fit import TrainConfig, find_splits, provenance, score_and_write
+from train.fit import TrainConfig, find_splits, print_run_summary, provenance, score_and_write
 from train.models import EMBEDDING, LAST_CONV
 
 _FEATURES = f"{LAST_CONV}_relu"
@@ -133,9 +133,5 @@ def main(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, required=True, help="run directory to write")
     args = p.parse_args(argv)
     card = build_ensemble(args.runs, args.data, args.out)
-    for name, m in card.metrics.items():
-        print(f"{name}: n={m.n} accuracy={m.accuracy:.4f} auc={m.auc:.4f} "
-              f"sensitivity={m.sensitivity:.4f} specificity={m.specificity:.4f} "
-              f"threshold={m.threshold:.4f}")
-    print(f"wrote {args.out}")
+    print_run_summary(card, args.out)
     return 0

@@ -241,6 +241,15 @@ def score_and_write(
     return card
 
 
+def print_run_summary(card: ModelCard, run_dir: Path) -> None:
+    """One line per scored split of a run's card, then where the run was written."""
+    for name, m in card.metrics.items():
+        print(f"{name}: n={m.n} accuracy={m.accuracy:.4f} auc={m.auc:.4f} "
+              f"sensitivity={m.sensitivity:.4f} specificity={m.specificity:.4f} "
+              f"threshold={m.threshold:.4f}")
+    print(f"wrote {run_dir}")
+
+
 def predict(model: keras.Model, inputs: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Pneumonia probabilities (N,) of a Keras model for preprocessed inputs."""
     return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)).reshape(-1)
