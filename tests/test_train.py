@@ -210,3 +210,39 @@ def test_new_runs_equalise_by_default(tiny_run: Path) -> None:
     card = ModelCard.load(tiny_run / "model_card.json")
     assert card.preprocessing.contrast == "equalize"
     assert card.training["config"]["split_seed"] == 0
+
+
+@pytest.mark.parametrize("strength", ["standard", "strong", "wide"])
+def test_augmentation_moves_training_films_only(strength: str) -> None:
+    from train.pipeline import augmenter
+
+    films = np.stack([np.tile(np.linspace(0.1, 0.9, 64, dtype=np.float32), (64, 1))] * 4)[..., None]
+    augment = augmenter(seed=1, strength=strength)
+    np.testing.assert_array_equal(np.asarray(augment(films, training=False)), films)
+    moved = np.asarray(augment(films, training=True))
+    assert moved.shape == films.shape
+    assert np.abs(moved - films).mean() > 0.005
+
+
+def test_wide_augmentation_moves_films_further_than_standard() -> None:
+    from train.pipeline import augmenter
+
+    yy, xx = np.mgrid[0:64, 0:64].astype(np.float32) / 64
+    spot = np.exp(-(((xx - 0.5) / 0.1) ** 2 + ((yy - 0.5) / 0.1) ** 2))
+    films = np.repeat(spot[None, ..., None], 64, axis=0)
+
+    def centre_shift(strength: str) -> float:
+        out = np.asarray(augmenter(seed=2, strength=strength)(films, training=True))[..., 0]
+        mass = np.clip(out - np.median(out, axis=(1, 2), keepdims=True), 0, None)
+        cy = (mass * yy).sum(axis=(1, 2)) / mass.sum(axis=(1, 2))
+        cx = (mass * xx).sum(axis=(1, 2)) / mass.sum(axis=(1, 2))
+        return float(np.mean(np.hypot(cy - 0.5, cx - 0.5)))
+
+    assert centre_shift("wide") > 1.5 * centre_shift("standard")
+
+
+def test_unknown_augmentation_is_refused() -> None:
+    from train.pipeline import augmenter
+
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        augmenter(seed=0, strength="extreme")

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contrast", default="equalize", choices=CONTRASTS,
                    help="per-image contrast normalisation in the shared preprocessing")
     p.add_argument("--augment", default="standard", choices=AUGMENTATIONS,
-                   help="'strong' adds random blur and sharpening")
+                   help="'strong' adds random blur and sharpening; 'wide' widens rotation, shift and zoom")
     p.add_argument("--min-sensitivity", type=float, default=0.95,
                    help="threshold rule: best specificity at this validation sensitivity")
     p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
