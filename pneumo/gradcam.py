@@ -23,6 +23,7 @@ import numpy as np
 
 from pneumo.errors import ModelError
 from pneumo.imaging import LoadedImage
+from pneumo.litert import LiteRTModel
 from pneumo.modelcard import ModelCard
 from pneumo.preprocess import preprocess
 
@@ -44,7 +45,7 @@ class Explanation:
     peak: float
 
 
-class Explainer:
+class Explainer(LiteRTModel):
     """A loaded ``model_float.tflite`` with an ``explain`` signature, plus its card.
 
     ``card`` defaults to ``model_card.json`` beside the model; with ``verify``
@@ -60,12 +61,7 @@ class Explainer:
         num_threads: int = 2,
         verify: bool = True,
     ) -> None:
-        from pneumo.litert import open_model
-
-        loaded = open_model(model_float_path, card, num_threads=num_threads, verify=verify)
-        self._path, self._card = loaded.path, loaded.card
-        self._content = loaded.content  # the interpreter does not copy its buffer
-        self._interpreter = loaded.interpreter
+        super().__init__(model_float_path, card, num_threads=num_threads, verify=verify)
         signatures = self._interpreter.get_signature_list()
         if EXPLAIN_SIGNATURE not in signatures:
             raise ModelError(f"{self._path}: model has no {EXPLAIN_SIGNATURE!r} signature "
@@ -83,21 +79,6 @@ class Explainer:
             raise ModelError(f"{self._path}: explain input is {det['dtype']} {det['shape']}, "
                              f"but the model card expects float32 (1, {s}, {s}, 1)")
         self._heatmap_shape = tuple(int(d) for d in outputs["heatmap"]["shape"][1:])
-
-    @property
-    def card(self) -> ModelCard:
-        """The model card the explainer was checked against."""
-        return self._card
-
-    @property
-    def model_path(self) -> Path:
-        """The model file."""
-        return self._path
-
-    @property
-    def input_size(self) -> int:
-        """Side ``S`` of the square (S, S, 1) model input."""
-        return self._card.preprocessing.input_size
 
     @property
     def heatmap_shape(self) -> tuple[int, ...]:

@@ -49,6 +49,39 @@ def open_model(
     return OpenedModel(path, card, content, load_interpreter(path, content, num_threads))
 
 
+class LiteRTModel:
+    """Base of the classifier and the explainer: an opened model file, its
+    card and the interpreter that holds the file's bytes."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        card: ModelCard | None = None,
+        *,
+        num_threads: int = 2,
+        verify: bool = True,
+    ) -> None:
+        loaded = open_model(model_path, card, num_threads=num_threads, verify=verify)
+        self._path, self._card = loaded.path, loaded.card
+        self._content = loaded.content  # the interpreter does not copy its buffer
+        self._interpreter = loaded.interpreter
+
+    @property
+    def card(self) -> ModelCard:
+        """The model card the file was checked against."""
+        return self._card
+
+    @property
+    def model_path(self) -> Path:
+        """The model file."""
+        return self._path
+
+    @property
+    def input_size(self) -> int:
+        """Side ``S`` of the square (S, S, 1) model input."""
+        return self._card.preprocessing.input_size
+
+
 def _verify_sha256(path: Path, content: bytes, card: ModelCard) -> None:
     import hashlib
 

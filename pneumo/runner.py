@@ -17,7 +17,7 @@ import numpy as np
 
 from pneumo.errors import ModelError
 from pneumo.imaging import LoadedImage
-from pneumo.litert import load_interpreter, open_model
+from pneumo.litert import LiteRTModel, load_interpreter
 from pneumo.modelcard import ModelCard
 from pneumo.preprocess import preprocess
 
@@ -40,7 +40,7 @@ class Prediction:
     threshold: float
 
 
-class ModelRunner:
+class ModelRunner(LiteRTModel):
     """A loaded LiteRT model plus its card.
 
     ``card`` defaults to ``model_card.json`` beside the model. When the card
@@ -60,10 +60,7 @@ class ModelRunner:
         num_threads: int = 2,
         verify: bool = True,
     ) -> None:
-        loaded = open_model(model_path, card, num_threads=num_threads, verify=verify)
-        self._path, self._card = loaded.path, loaded.card
-        self._content = loaded.content  # the interpreter does not copy its buffer
-        self._interpreter = loaded.interpreter
+        super().__init__(model_path, card, num_threads=num_threads, verify=verify)
         self._signature, self._input_name, self._output_name = _choose_io(self._interpreter)
         self._input = self._input_details()
         self._output = self._output_details()
@@ -74,21 +71,6 @@ class ModelRunner:
     def threshold(self) -> float:
         """The card's decision threshold for this model file."""
         return self._card.threshold_for(self._path)
-
-    @property
-    def card(self) -> ModelCard:
-        """The model card the runner was checked against."""
-        return self._card
-
-    @property
-    def model_path(self) -> Path:
-        """The model file."""
-        return self._path
-
-    @property
-    def input_size(self) -> int:
-        """Side ``S`` of the square (1, S, S, 1) model input."""
-        return self._card.preprocessing.input_size
 
     @property
     def input_dtype(self) -> np.dtype[Any]:
