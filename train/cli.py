@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-image contrast normalisation in the shared preprocessing")
     p.add_argument("--augment", default="standard", choices=AUGMENTATIONS,
                    help="'strong' adds random blur and sharpening; 'wide' widens rotation, shift and zoom")
+    p.add_argument("--ema", type=float, default=0.0, metavar="MOMENTUM",
+                   help="validate, checkpoint and ship an exponential moving average of the "
+                        "weights (for example 0.99); 0 turns it off")
     p.add_argument("--min-sensitivity", type=float, default=0.95,
                    help="threshold rule: best specificity at this validation sensitivity")
     p.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"])
@@ -52,7 +55,7 @@ def main(argv: list[str]) -> int:
         architecture=args.arch, input_size=args.input_size, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
         val_fraction=args.val_fraction, seed=args.seed, split_seed=args.split_seed,
-        hflip=args.hflip, augment=args.augment,
+        hflip=args.hflip, augment=args.augment, ema=args.ema,
         contrast=args.contrast,
         min_sensitivity=args.min_sensitivity, strategy=args.strategy,
         mixed_precision=args.mixed_precision, weights=args.weights, workers=args.workers,

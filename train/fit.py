@@ -47,6 +47,7 @@ class TrainConfig:
     split_seed: int = 0
     hflip: bool = False
     augment: str = "standard"
+    ema: float = 0.0
     contrast: str = "equalize"
     min_sensitivity: float = 0.95
     strategy: str = "default"
@@ -113,8 +114,9 @@ def _compile(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> N
         warmup_target=config.learning_rate if warmup else None,
         warmup_steps=warmup,
     )
+    ema = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=keras.optimizers.Adam(schedule, **ema),
         loss=keras.losses.BinaryCrossentropy(),
         metrics=[keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")],
     )
@@ -141,6 +143,8 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
     if config.architecture not in ARCHITECTURES:
         raise UsageError(f"unknown architecture {config.architecture!r}; "
                          f"choose one of {', '.join(ARCHITECTURES)}")
+    if not 0.0 <= config.ema < 1.0:
+        raise UsageError(f"--ema {config.ema}: the averaging momentum must be in [0, 1)")
     input_size = config.input_size or ARCHITECTURES[config.architecture].input_size
     spec = Preprocessing(input_size=input_size, contrast=config.contrast)
     splits = find_splits(Path(data_dir), config)
@@ -169,8 +173,13 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
     resuming = (ckpt_dir / "backup").exists()
     if resuming:
         print(f"resuming from {ckpt_dir / 'backup'}", flush=True)
+    # Order matters: the backup keeps the raw weights (and the averages in the
+    # optimizer); with --ema, validation, the best checkpoint and early stopping
+    # all see the averaged weights.
+    averaging = [keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if config.ema else []
     callbacks = [
         keras.callbacks.BackupAndRestore(str(ckpt_dir / "backup")),
+        *averaging,
         keras.callbacks.ModelCheckpoint(str(best_path), monitor="val_auc", mode="max",
                                         save_best_only=True),
         keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.patience),
