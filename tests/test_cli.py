@@ -5,9 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import subprocess
 import sys
 import types
 from pathlib import Path
@@ -18,11 +16,11 @@ from pneumo import __version__
 from pneumo.cli import main
 from pneumo.errors import DataError
 from pneumo.progress import ProgressBar
+from tests.subproc import run_python
 from tests.tinymodel import SampleFolder, cached_tiny_tflite, make_scan_folder
 
 pytest.importorskip("tensorflow")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -221,16 +219,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_python_dash_m_version() -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-m", "pneumo", "--version"],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-        timeout=120,
-    )
+    proc = run_python("-m", "pneumo", "--version")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"pneumo {__version__}"
 

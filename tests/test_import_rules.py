@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.subproc import REPO_ROOT, run_python
+
 QT = frozenset({"PySide6", "shiboken6"})
 TF = frozenset({"tensorflow", "keras", "tf_keras"})
 STAGES = frozenset({"train", "convert", "desktop"})
@@ -125,16 +123,7 @@ def test_core_import_loads_no_heavy_modules() -> None:
         "heavy = ('PySide6', 'tensorflow', 'keras', 'train', 'convert', 'desktop')\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-        timeout=120,
-    )
+    proc = run_python("-c", code)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
@@ -151,16 +140,7 @@ def test_running_a_model_loads_no_tensorflow(tmp_path_factory: pytest.TempPathFa
         "r.predict(np.zeros((r.input_size, r.input_size, 1), np.float32))\n"
         "print(json.dumps([m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules]))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-        timeout=120,
-    )
+    proc = run_python("-c", code)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
