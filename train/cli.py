@@ -20,10 +20,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="run directory to write")
     p.add_argument("--arch", default="pneumonet", choices=sorted(ARCHITECTURES))
     p.add_argument("--input-size", type=int, default=None, help="default: the architecture's")
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--epochs", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
+    p.add_argument("--patience", type=int, default=60,
+                   help="early-stopping patience in epochs (the default never stops a 60-epoch run early)")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--seed", type=int, default=0, help="weights, shuffling and augmentation")
     p.add_argument("--split-seed", type=int, default=0,

@@ -37,11 +37,11 @@ class TrainConfig:
 
     architecture: str = "pneumonet"
     input_size: int | None = None
-    epochs: int = 30
+    epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 1e-3
     warmup_epochs: int = 1
-    patience: int = 8
+    patience: int = 60
     val_fraction: float = 0.15
     seed: int = 0
     split_seed: int = 0
