@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pneumo.dataset import card_training_split, labels_of, list_examples
-from pneumo.imaging import load_image
-from pneumo.metrics import compute_metrics
-from pneumo.modelcard import CARD_FILENAME, ModelCard
-from pneumo.preprocess import preprocess
+from pneumo.data.dataset import card_training_split, labels_of, list_examples
+from pneumo.evaluation.metrics import compute_metrics
+from pneumo.films.imaging import load_image
+from pneumo.model.card import CARD_FILENAME, ModelCard
+from pneumo.model.preprocess import preprocess
 
 Curve = Callable[[np.ndarray], np.ndarray]
 
@@ -43,7 +43,7 @@ def _predictor(model: Path) -> tuple[Callable[[np.ndarray], np.ndarray], ModelCa
         from train.predict import load_keras_predictor
 
         return load_keras_predictor(model), ModelCard.load(model.parent / CARD_FILENAME)
-    from pneumo.runner import ModelRunner
+    from pneumo.model.runner import ModelRunner
 
     runner = ModelRunner(model)
     return runner.predict_batch, runner.card

@@ -51,8 +51,8 @@ def measure(fn: Callable[[], Any], runs: int, warmup: int) -> tuple[float, float
 
 
 def _card_for(model: Path) -> Any:
-    from pneumo.modelcard import CARD_FILENAME, ModelCard
-    from pneumo.preprocess import Preprocessing
+    from pneumo.model.card import CARD_FILENAME, ModelCard
+    from pneumo.model.preprocess import Preprocessing
 
     card_path = model.parent / CARD_FILENAME
     if card_path.is_file():
@@ -67,8 +67,8 @@ def _card_for(model: Path) -> Any:
 def bench_tflite(model: Path, runs: int, warmup: int) -> list[Timing]:
     """Classify (and explain) timings of one flatbuffer with 1 and 2 threads."""
     from pneumo.errors import ModelError
-    from pneumo.gradcam import Explainer
-    from pneumo.runner import ModelRunner
+    from pneumo.model.gradcam import Explainer
+    from pneumo.model.runner import ModelRunner
 
     card = _card_for(model)
     size_mb = model.stat().st_size / 1e6
@@ -117,7 +117,7 @@ def _keras_path(models: Path, given: Path | None) -> Path | None:
         return given
     if (models / "model.keras").is_file():
         return models / "model.keras"
-    from pneumo.modelcard import CARD_FILENAME, ModelCard
+    from pneumo.model.card import CARD_FILENAME, ModelCard
 
     if (models / CARD_FILENAME).is_file():
         source = ModelCard.load(models / CARD_FILENAME).extra.get("conversion", {}).get(

@@ -24,9 +24,9 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from pneumo.imaging import load_image
-from pneumo.paths import assets_dir
-from pneumo.preprocess import preprocess
+from pneumo.films.imaging import load_image
+from pneumo.model.locate import assets_dir
+from pneumo.model.preprocess import preprocess
 
 
 def write_clinical_dicoms(films: list[Path], out: Path) -> list[Path]:
@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     if not films:
         print(f"no test films under {args.data}", file=sys.stderr)
         return 2
-    from pneumo.gradcam import Explainer
-    from pneumo.runner import ModelRunner
-    from pneumo.scan import scan
+    from pneumo.model.gradcam import Explainer
+    from pneumo.model.runner import ModelRunner
+    from pneumo.scanning.pipeline import scan
 
     assets = assets_dir()
     runner = ModelRunner(assets / "model.tflite")

@@ -34,8 +34,7 @@ from typing import Any
 import numpy as np
 
 from convert.parity import ParityReport, ThresholdDecision
-from pneumo.atomic import write_text_atomic
-from pneumo.dataset import (
+from pneumo.data.dataset import (
     Example,
     card_training_split,
     labels_of,
@@ -43,7 +42,8 @@ from pneumo.dataset import (
     load_model_inputs,
 )
 from pneumo.errors import DataError, ModelError, UsageError
-from pneumo.modelcard import CARD_FILENAME, ModelCard, sha256_file
+from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
+from pneumo.util.atomic import write_text_atomic
 
 INT8_FILE, FLOAT_FILE = "model.tflite", "model_float.tflite"
 PARITY_JSON, PARITY_MD = "parity.json", "parity.md"
@@ -228,8 +228,8 @@ def _check(model: Any, staging: Path, card: ModelCard, splits: Splits,
         parity_report,
         xnnpack_partitions,
     )
-    from pneumo.gradcam import Explainer, normalise_heatmap
-    from pneumo.runner import ModelRunner
+    from pneumo.model.gradcam import Explainer, normalise_heatmap
+    from pneumo.model.runner import ModelRunner
 
     spec = card.preprocessing
     x = load_model_inputs([e.path for e in splits.parity], spec, options.workers)
@@ -261,7 +261,7 @@ def _check(model: Any, staging: Path, card: ModelCard, splits: Splits,
                   for n in (INT8_FILE, FLOAT_FILE)},
     }
     if decision.rederived:
-        from pneumo.metrics import compute_metrics
+        from pneumo.evaluation.metrics import compute_metrics
 
         extra["tflite_int8_at_rederived_threshold"] = compute_metrics(
             y, probs[INT8], decision.threshold).to_dict()

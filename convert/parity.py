@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from pneumo.errors import ModelError
-from pneumo.metrics import BinaryMetrics, choose_threshold, compute_metrics
+from pneumo.evaluation.metrics import BinaryMetrics, choose_threshold, compute_metrics
 
 KERAS, FLOAT, INT8 = "keras", "tflite_float", "tflite_int8"
 TITLES = {KERAS: "Keras float32", FLOAT: "TFLite float32", INT8: "TFLite int8"}

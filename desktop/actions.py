@@ -16,13 +16,12 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox
 
 from desktop.model_info import HtmlDialog, about_html, model_info_html
 from pneumo.errors import PneumoError
+from pneumo.films.formats import dialog_filter
 
 if TYPE_CHECKING:
     from desktop.main_window import MainWindow
 
-IMAGE_FILTER = (
-    "Images and DICOM (*.png *.jpg *.jpeg *.tif *.tiff *.bmp *.dcm *.dicom);;All files (*)"
-)
+IMAGE_FILTER = dialog_filter()
 
 
 def _add(menu: QMenu, text: str, slot: Callable[..., object],

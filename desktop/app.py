@@ -41,7 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def resolve_model(model: Path | None) -> tuple[Path | None, str | None]:
     """(model path, None) or (None, why there is no model)."""
     from pneumo.errors import ModelNotFoundError
-    from pneumo.paths import default_model_path
+    from pneumo.model.locate import default_model_path
 
     if model is not None:
         return (model, None) if model.is_file() else (None, f"no model at {model}")

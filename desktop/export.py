@@ -9,14 +9,14 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
-from pneumo.atomic import write_bytes_atomic
 from pneumo.errors import PneumoError
-from pneumo.records import ScanRecord
-from pneumo.scan import write_csv
+from pneumo.results.export import write_csv
+from pneumo.results.records import ScanRecord
+from pneumo.util.atomic import write_bytes_atomic
 
 
 def export_csv(records: Iterable[ScanRecord], path: str | Path, include_identifiers: bool) -> int:
-    """Write ``records`` with :func:`pneumo.scan.write_csv`; returns the row count."""
+    """Write ``records`` with :func:`pneumo.results.export.write_csv`; returns the row count."""
     rows = list(records)
     write_csv(rows, Path(path), include_identifiers=include_identifiers)
     return len(rows)

@@ -11,7 +11,7 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 import pneumo
-from pneumo.modelcard import ModelCard
+from pneumo.model.card import ModelCard
 
 NOT_FOR_DIAGNOSIS = (
     "Not for diagnostic use. PneumoScan is a research and screening aid, not a medical "

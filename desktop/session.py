@@ -28,7 +28,7 @@ from desktop.workers import (
     view_events,
 )
 from desktop.worklist_model import WorklistModel
-from pneumo.records import ScanRecord
+from pneumo.results.records import ScanRecord
 
 FLOAT_MODEL_NAME = "model_float.tflite"
 """The Grad-CAM explainer model, beside the classifier."""
@@ -38,7 +38,7 @@ def default_explainer_factory(model_path: Path, card: Any) -> Callable[[], Expla
     """A factory building :class:`pneumo.gradcam.Explainer` for the float model."""
 
     def build() -> ExplainerLike:
-        from pneumo.gradcam import Explainer
+        from pneumo.model.gradcam import Explainer
 
         explainer: ExplainerLike = Explainer(model_path.parent / FLOAT_MODEL_NAME, card=card)
         return explainer

@@ -14,8 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from pneumo.imaging import ImageMetadata
-from pneumo.records import IDENTIFIER_FIELDS
+from pneumo.films.imaging import ImageMetadata
+from pneumo.results.records import IDENTIFIER_FIELDS
 
 #: (ImageMetadata attribute, label) in display order.
 TAG_FIELDS = (

@@ -7,7 +7,7 @@ thread), then ``finished``; an exception becomes ``errored``. Setting the
 worker's ``cancel`` event stops the generator at its next check.
 
 * :func:`scan_events` - find files, then classify them with the core
-  :func:`pneumo.scan.scan`: yields ``list[Path]`` batches, then records.
+  :func:`pneumo.scanning.pipeline.scan`: yields ``list[Path]`` batches, then records.
 * :func:`view_events` - load one file for display, then explain it: yields a
   :class:`DisplayImage`, then a :class:`OverlayReady` or :class:`ViewProblem`.
 * :func:`load_model_events` - load a model runner off the GUI thread.
@@ -26,8 +26,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from pneumo.errors import PneumoError
-from pneumo.imaging import LoadedImage
-from pneumo.records import ScanRecord
+from pneumo.films.imaging import LoadedImage
+from pneumo.results.records import ScanRecord
 
 FILE_BATCH = 200
 """Files announced per ``list[Path]`` event while a scan enumerates folders."""
@@ -140,10 +140,10 @@ def scan_events(
 
     Yields batches of file paths as folders are walked (for pending rows),
     error records for missing paths, then one record per file from
-    :func:`pneumo.scan.scan`. With ``runner=None`` every file gets an error
+    :func:`pneumo.scanning.pipeline.scan`. With ``runner=None`` every file gets an error
     record saying ``no_model_reason``.
     """
-    from pneumo.scan import InputProblem, iter_inputs
+    from pneumo.scanning.walk import InputProblem, iter_inputs
 
     files: list[Path] = []
     batch: list[Path] = []
@@ -169,14 +169,14 @@ def scan_events(
                 return
             yield ScanRecord(path=path, error=f"not classified: {no_model_reason}")
         return
-    from pneumo.scan import scan
+    from pneumo.scanning.pipeline import scan
 
     yield from scan(files, runner, workers=workers, cancel=cancel, threshold=threshold)
 
 
 def load_model_events(model_path: Path, *, cancel: threading.Event) -> Iterator[Any]:
     """Yield a loaded :class:`pneumo.runner.ModelRunner`, or the error's message."""
-    from pneumo.runner import ModelRunner
+    from pneumo.model.runner import ModelRunner
 
     try:
         yield ModelRunner(model_path)
@@ -231,7 +231,7 @@ def view_events(
     cancel: threading.Event,
 ) -> Iterator[DisplayImage | OverlayReady | ViewProblem]:
     """Load ``path`` for display, then (with a card) compute its Grad-CAM map."""
-    from pneumo.imaging import load_image
+    from pneumo.films.imaging import load_image
 
     try:
         image = load_image(path)
@@ -242,7 +242,7 @@ def view_events(
     yield DisplayImage(path, image, levels, window)
     if card is None or cancel.is_set():
         return
-    from pneumo.preprocess import preprocess
+    from pneumo.model.preprocess import preprocess
 
     model_input = preprocess(image, card.preprocessing)
     with explainers.lock:
@@ -257,7 +257,7 @@ def view_events(
         except PneumoError as exc:
             yield ViewProblem(path, "overlay", str(exc))
             return
-    from pneumo.gradcam import heatmap_to_image_size
+    from pneumo.model.gradcam import heatmap_to_image_size
 
     heat = heatmap_to_image_size(np.asarray(explanation.heatmap), image.pixels.shape[:2])
     peak = float(getattr(explanation, "peak", 1.0))
@@ -267,11 +267,11 @@ def view_events(
 def heat_rgba(heat: np.ndarray) -> np.ndarray:
     """(H, W, 4) ``uint8`` colouring of a [0, 1] heat map; alpha grows with heat.
 
-    Colours come from :func:`pneumo.gradcam.colorize_heatmap` (jet); weak
+    Colours come from :func:`pneumo.model.gradcam.colorize_heatmap` (jet); weak
     activations are transparent so that the film stays readable. The overall
     opacity is applied by the viewer, so the slider needs no recomputation.
     """
-    from pneumo.gradcam import colorize_heatmap
+    from pneumo.model.gradcam import colorize_heatmap
 
     rgba = np.ascontiguousarray(colorize_heatmap(heat, 1.0))
     alpha = np.clip((heat.astype(np.float32) - 0.15) / 0.45, 0.0, 1.0)

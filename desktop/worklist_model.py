@@ -23,8 +23,8 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from pneumo.modelcard import ModelCard
-from pneumo.records import ScanRecord
+from pneumo.model.card import ModelCard
+from pneumo.results.records import ScanRecord
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 """Item role returning the row's :class:`WorklistRow`."""

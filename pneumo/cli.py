@@ -1,7 +1,7 @@
 """The ``pneumo`` command: ``scan`` and ``info`` here, other stages lazily.
 
 ``pneumo train|convert|evaluate|gui ARGS`` hand ``ARGS`` to the stage's own
-``main`` (``train.cli``, ``convert.cli``, ``pneumo.evaluate``,
+``main`` (``train.cli``, ``convert.cli``, ``pneumo.evaluation.evaluate``,
 ``desktop.app``), imported only when asked for, so that ``pneumo scan`` never
 loads TensorFlow or Qt.
 
@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumo import __version__
-from pneumo.commands import fit_ood_command, info_command
-from pneumo.errors import PneumoError, UsageError
+from pneumo.errors import PneumoError
 
 _TF_HINT = "pip install 'pneumoscan[train]'"
 
@@ -53,7 +52,7 @@ def _keras_loader(path: Path) -> Callable[[Any], Any]:
 
 
 def _stage_evaluate(argv: list[str]) -> Any:
-    from pneumo.evaluate import main as stage_main
+    from pneumo.commands.evaluate import main as stage_main
 
     return stage_main(argv, keras_loader=_keras_loader)
 
@@ -69,7 +68,7 @@ STAGES: dict[str, tuple[Callable[[list[str]], Any], str, str]] = {
     "ensemble": (_stage_ensemble, "train.ensemble",
                  "merge trained runs into one logit-averaging model (needs TensorFlow)"),
     "convert": (_stage_convert, "convert.cli", "convert a trained model to LiteRT (.tflite)"),
-    "evaluate": (_stage_evaluate, "pneumo.evaluate", "evaluate a model on a labelled folder"),
+    "evaluate": (_stage_evaluate, "pneumo.commands.evaluate", "evaluate a model on a labelled folder"),
     "gui": (_stage_gui, "desktop.app", "open the desktop app"),
 }
 
@@ -97,6 +96,18 @@ def _run_stage(name: str, argv: list[str]) -> int:
 
 
 # -- parser -------------------------------------------------------------------
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
+    """A command function imported only when the command runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        func: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), name)
+        return int(func(args))
+
+    return run
+
+
 def _threshold(text: str) -> float:
     try:
         value = float(text)
@@ -155,10 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="include patient ID and name in JSON/CSV exports",
     )
     scan.add_argument("--threshold", type=_threshold, help="override the card's threshold")
-    scan.set_defaults(func=_cmd_scan)
+    scan.set_defaults(func=_lazy("pneumo.commands.scan", "scan_command"))
     info = sub.add_parser("info", help="show the shipped models")
     info.add_argument("--json", action="store_true", help="print JSON")
-    info.set_defaults(func=info_command)
+    info.set_defaults(func=_lazy("pneumo.commands.info", "info_command"))
     fit_ood = sub.add_parser(
         "fit-ood",
         help="fit the out-of-distribution check and measure calibration",
@@ -173,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit_ood.add_argument("--limit", type=_positive, metavar="N",
                          help="use at most N training images")
     fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
-    fit_ood.set_defaults(func=fit_ood_command)
+    fit_ood.set_defaults(func=_lazy("pneumo.commands.fit_ood", "fit_ood_command"))
     for name, (_, _, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, add_help=False)
         stage.add_argument("args", nargs=argparse.REMAINDER)
@@ -226,50 +237,6 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-
-
-# -- commands -------------------------------------------------------------------
-def _cmd_scan(args: argparse.Namespace) -> int:
-    from pneumo.paths import default_model_path
-    from pneumo.progress import ProgressBar
-    from pneumo.records import ScanRecord, format_record, summarize, write_csv, write_json
-    from pneumo.runner import ModelRunner
-    from pneumo.scan import iter_inputs, scan
-
-    paths = [Path(p) for p in args.paths]
-    if next(iter_inputs(paths), None) is None:
-        raise UsageError("no image files found in " + ", ".join(str(p) for p in paths))
-    model = Path(args.model) if args.model else default_model_path()
-    runner = ModelRunner(model)
-    json_stdout = args.json == "-"
-    progress = ProgressBar(None, stream=sys.stderr)
-    if progress.enabled:
-        progress.total = sum(1 for _ in iter_inputs(paths))
-    records: list[ScanRecord] = []
-    try:
-        for record in scan(paths, runner, workers=args.workers, threshold=args.threshold):
-            records.append(record)
-            if not json_stdout:
-                progress.clear()
-                print(format_record(record), flush=True)
-            progress.advance()
-    finally:
-        progress.close()
-    ids = bool(args.include_identifiers)
-    try:
-        if args.json:
-            write_json(records, args.json, include_identifiers=ids)
-        if args.csv:
-            write_csv(records, Path(args.csv), include_identifiers=ids)
-    except OSError as exc:
-        name = exc.filename or args.csv or args.json
-        raise PneumoError(f"{name}: cannot write results ({exc.strerror or exc})") from None
-    failed = sum(1 for r in records if r.error is not None)
-    summary = summarize(records, runner.card.labels)
-    threshold = runner.threshold if args.threshold is None else args.threshold
-    summary += f" (threshold {threshold:.3f}, model {runner.model_path.name})"
-    print(summary, file=sys.stderr if json_stdout else sys.stdout)
-    return 1 if failed else 0
 
 
 __all__ = ["STAGES", "build_parser", "main"]

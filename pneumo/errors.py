@@ -53,3 +53,9 @@ class ModelIntegrityError(ModelError):
 
 class DataError(PneumoError):
     """A training or evaluation data folder is missing or malformed."""
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line (whitespace collapsed), at most ``limit`` chars."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

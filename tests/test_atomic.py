@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pneumo.atomic import write_bytes_atomic, write_text_atomic
+from pneumo.util.atomic import write_bytes_atomic, write_text_atomic
 
 
 def test_new_file_gets_ordinary_permissions(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_failed_write_leaves_old_file_and_no_temporary(tmp_path: Path,
     def broken_replace(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr("pneumo.atomic.os.replace", broken_replace)
+    monkeypatch.setattr("pneumo.util.atomic.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         write_bytes_atomic(out, b"new")
     assert out.read_text() == "old"

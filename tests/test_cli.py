@@ -15,7 +15,7 @@ import pytest
 from pneumo import __version__
 from pneumo.cli import main
 from pneumo.errors import DataError
-from pneumo.progress import ProgressBar
+from pneumo.util.progress import ProgressBar
 from tests.subproc import run_python
 from tests.tinymodel import SampleFolder, cached_tiny_tflite, make_scan_folder
 
@@ -281,11 +281,12 @@ def test_stages_get_their_arguments(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_evaluate_gets_a_keras_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    import pneumo.evaluate
+    import pneumo.commands.evaluate
 
     calls: list[tuple[list[str], object]] = []
     monkeypatch.setattr(
-        pneumo.evaluate, "main", lambda argv, keras_loader=None: calls.append((argv, keras_loader))
+        pneumo.commands.evaluate, "main",
+        lambda argv, keras_loader=None: calls.append((argv, keras_loader)),
     )
     assert main(["evaluate", "data", "--json", "-"]) == 0
     assert calls[0][0] == ["data", "--json", "-"] and callable(calls[0][1])
@@ -347,10 +348,10 @@ def test_info_reports_each_files_own_test_metrics() -> None:
     the parity report's figures for that file (int8 at its own threshold)."""
     import numpy as np
 
-    from pneumo.metrics import compute_metrics
-    from pneumo.modelcard import ModelCard
-    from pneumo.paths import _test_metrics_of
-    from pneumo.preprocess import Preprocessing
+    from pneumo.commands.info import _test_metrics_of
+    from pneumo.evaluation.metrics import compute_metrics
+    from pneumo.model.card import ModelCard
+    from pneumo.model.preprocess import Preprocessing
 
     y = np.array([0, 0, 1, 1, 1])
     keras_m = compute_metrics(y, np.array([0.1, 0.6, 0.7, 0.8, 0.9]), 0.5)

@@ -28,13 +28,13 @@ from convert.parity import (
     parity_report,
     xnnpack_partitions,
 )
-from pneumo.dataset import labels_of, list_examples, load_model_inputs
+from pneumo.data.dataset import labels_of, list_examples, load_model_inputs
 from pneumo.errors import ModelError, ModelIntegrityError, UsageError
-from pneumo.gradcam import Explainer, normalise_heatmap
-from pneumo.metrics import compute_metrics
-from pneumo.modelcard import CARD_FILENAME, ModelCard, sha256_file
-from pneumo.preprocess import Preprocessing
-from pneumo.runner import ModelRunner
+from pneumo.evaluation.metrics import compute_metrics
+from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
+from pneumo.model.gradcam import Explainer, normalise_heatmap
+from pneumo.model.preprocess import Preprocessing
+from pneumo.model.runner import ModelRunner
 
 MIN_CORRELATION, MAX_ABS_DIFF = 0.99, 0.02
 

@@ -393,8 +393,8 @@ def test_inference_never_runs_on_the_gui_thread(qtbot, tmp_path: Path, folder: d
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
-    from pneumo.gradcam import Explainer
-    from pneumo.runner import ModelRunner
+    from pneumo.model.gradcam import Explainer
+    from pneumo.model.runner import ModelRunner
 
     threads: dict[str, set[int]] = {"predict": set(), "explain": set()}
 

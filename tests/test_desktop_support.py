@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pneumo.metrics import BinaryMetrics
-from pneumo.modelcard import CARD_FILENAME, ModelCard, sha256_file
-from pneumo.preprocess import Preprocessing
+from pneumo.evaluation.metrics import BinaryMetrics
+from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
+from pneumo.model.preprocess import Preprocessing
 from tests import tinymodel
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

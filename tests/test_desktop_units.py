@@ -34,10 +34,10 @@ from desktop.worklist_model import (
     WorklistModel,
 )
 from pneumo.errors import ModelNotFoundError
-from pneumo.imaging import load_image
-from pneumo.modelcard import ModelCard
-from pneumo.preprocess import Preprocessing
-from pneumo.records import ScanRecord
+from pneumo.films.imaging import load_image
+from pneumo.model.card import ModelCard
+from pneumo.model.preprocess import Preprocessing
+from pneumo.results.records import ScanRecord
 from tests.test_desktop_support import film, write_dicom, write_png
 
 CARD = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(input_size=32),

@@ -19,9 +19,9 @@ from PIL import Image
 from pydicom.data import get_testdata_file
 
 from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError
-from pneumo.imaging import LoadedImage, load_image
-from pneumo.preprocess import Preprocessing, preprocess
-from pneumo.sniff import sniff_dicom
+from pneumo.films.imaging import LoadedImage, load_image
+from pneumo.films.sniff import sniff_dicom
+from pneumo.model.preprocess import Preprocessing, preprocess
 from tests import synth
 
 FILM = synth.film()

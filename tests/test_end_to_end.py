@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from pneumo.cli import main
-from pneumo.paths import assets_dir
+from pneumo.model.locate import assets_dir
 from tests import synth
 
 

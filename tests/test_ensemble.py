@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from pneumo.errors import ModelError
-from pneumo.modelcard import CARD_FILENAME, ModelCard
+from pneumo.model.card import CARD_FILENAME, ModelCard
 
 pytest.importorskip("tensorflow")
 
@@ -72,8 +72,8 @@ def test_ensemble_run_converts_and_classifies(tiny_run: Path, second_run: Path,
                                               synthetic_dataset: Path, tmp_path: Path) -> None:
     from convert.cli import main as convert_main
     from pneumo.cli import main as pneumo_main
-    from pneumo.imaging import load_image
-    from pneumo.runner import ModelRunner
+    from pneumo.films.imaging import load_image
+    from pneumo.model.runner import ModelRunner
 
     out = tmp_path / "ensemble"
     assert pneumo_main(["ensemble", str(tiny_run), str(second_run), "--data",

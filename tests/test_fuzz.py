@@ -7,14 +7,14 @@ huge declared sizes (PNG IHDR 50,000 x 50,000 with a valid CRC, a JPEG SOF of
 65,000 x 65,000, DICOM Rows/Columns 60,000), zero-length files and random
 bytes named ``.dcm``/``.png``/``.jpg``.
 
-Every file goes through :func:`pneumo.imaging.load_image` in a child
+Every file goes through :func:`pneumo.films.imaging.load_image` in a child
 process, which must raise nothing but :class:`~pneumo.errors.ImageError`
 subclasses (or succeed). The child arms :func:`faulthandler.dump_traceback_later`
 before each file, so a file that takes more than :data:`PER_FILE_LIMIT_S`
 kills it (even inside C code) and the test names that file; its address space
 is capped (``RLIMIT_AS``) and its peak RSS growth must stay under
 :data:`MAX_RSS_GROWTH`. The child then scans the whole corpus folder with
-:func:`pneumo.scan.scan` and a stub runner: one record per file, no exception.
+:func:`pneumo.scanning.pipeline.scan` and a stub runner: one record per file, no exception.
 
 The figures (file count, crashes, hangs, slowest file, memory) are shown in
 pytest's terminal summary, so CI's default output shows them.
@@ -249,11 +249,11 @@ def build_corpus(root: Path, seed: int = SEED) -> list[Path]:
 
 # -- child process --------------------------------------------------------------
 class _StubRunner:
-    """What :func:`pneumo.scan.scan` needs of a runner, without a model."""
+    """What :func:`pneumo.scanning.pipeline.scan` needs of a runner, without a model."""
 
     def __init__(self) -> None:
-        from pneumo.modelcard import ModelCard
-        from pneumo.preprocess import Preprocessing
+        from pneumo.model.card import ModelCard
+        from pneumo.model.preprocess import Preprocessing
 
         self.card = ModelCard(name="stub", architecture="stub",
                               preprocessing=Preprocessing(input_size=64), threshold=0.5)
@@ -282,8 +282,8 @@ def child_main(corpus: str, result_path: str) -> None:
     import pydicom  # noqa: F401 - imported before measuring, as the loader would
 
     from pneumo.errors import ImageError
-    from pneumo.imaging import load_image
-    from pneumo.scan import scan
+    from pneumo.films.imaging import load_image
+    from pneumo.scanning.pipeline import scan
 
     faulthandler.enable()
     baseline_vm = _vm_size()
@@ -451,7 +451,7 @@ def test_dicom_with_an_unknown_vr_is_an_image_error(tmp_path: Path) -> None:
     """Regression (found by the fuzzer): a bit flip in the VR of Rows made pydicom
     raise NotImplementedError ("Unknown Value Representation") out of load_image."""
     from pneumo.errors import ImageError
-    from pneumo.imaging import load_image
+    from pneumo.films.imaging import load_image
     from tests import synth
 
     path = synth.write_dicom_windowed(synth.film((144, 136), seed=1), tmp_path / "ok.dcm")

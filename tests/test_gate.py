@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pneumo.gate import COLOUR_REFUSAL, check_input, parse_age_years
-from pneumo.imaging import ImageMetadata, LoadedImage
+from pneumo.checks.gate import COLOUR_REFUSAL, check_input, parse_age_years
+from pneumo.films.imaging import ImageMetadata, LoadedImage
 from tests.tinymodel import film
 
 

@@ -1,4 +1,4 @@
-"""Heat-map maths of pneumo.gradcam (numpy/OpenCV only, no model needed)."""
+"""Heat-map maths of pneumo.model.gradcam (numpy/OpenCV only, no model needed)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pneumo.errors import ModelNotFoundError
-from pneumo.gradcam import (
+from pneumo.model.gradcam import (
     Explainer,
     colorize_heatmap,
     heatmap_to_image_size,

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
-from pneumo import imaging
 from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError
-from pneumo.imaging import LoadedImage, load_image, to_luma
-from pneumo.preprocess import Preprocessing, preprocess
+from pneumo.films import imaging
+from pneumo.films.imaging import LoadedImage, load_image, to_luma
+from pneumo.model.preprocess import Preprocessing, preprocess
 from tests import synth
 
 FILM = synth.film()

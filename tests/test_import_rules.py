@@ -118,8 +118,8 @@ def test_current_tree_follows_the_rules() -> None:
 def test_core_import_loads_no_heavy_modules() -> None:
     code = (
         "import sys, json\n"
-        "import pneumo, pneumo.cli, pneumo.scan, pneumo.runner, pneumo.imaging\n"
-        "import pneumo.gate, pneumo.records, pneumo.paths, pneumo.progress\n"
+        "import pneumo, pneumo.cli, pneumo.scanning.pipeline, pneumo.model.runner, pneumo.films.imaging\n"
+        "import pneumo.checks.gate, pneumo.results.records, pneumo.model.locate, pneumo.util.progress\n"
         "heavy = ('PySide6', 'tensorflow', 'keras', 'train', 'convert', 'desktop')\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
     )
@@ -135,7 +135,7 @@ def test_running_a_model_loads_no_tensorflow(tmp_path_factory: pytest.TempPathFa
     model = cached_tiny_tflite(tmp_path_factory.getbasetemp())
     code = (
         "import sys, json, numpy as np\n"
-        "from pneumo.runner import ModelRunner\n"
+        "from pneumo.model.runner import ModelRunner\n"
         f"r = ModelRunner({str(model)!r})\n"
         "r.predict(np.zeros((r.input_size, r.input_size, 1), np.float32))\n"
         "print(json.dumps([m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules]))\n"
@@ -177,10 +177,10 @@ def test_checker_flags_violations(rel: str, source: str) -> None:
         ("pneumo/foo.py", "import numpy\nfrom pneumo.errors import ModelError\nfrom . import x\n"),
         ("pneumo/foo.py", "import tensorflow_probability_is_not_tf_but_rare as t\n"),
         ("train/fit.py", "import keras\nimport tensorflow as tf\nfrom train.models import m\n"),
-        ("convert/cli.py", "import tensorflow as tf\nfrom pneumo.modelcard import ModelCard\n"),
+        ("convert/cli.py", "import tensorflow as tf\nfrom pneumo.model.card import ModelCard\n"),
         (
             "desktop/app.py",
-            "from PySide6 import QtWidgets\nfrom pneumo.runner import ModelRunner\n",
+            "from PySide6 import QtWidgets\nfrom pneumo.model.runner import ModelRunner\n",
         ),
         ("desktop/widgets/x.py", "from .. import app\nfrom ..app import main\n"),
     ],

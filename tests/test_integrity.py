@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from pneumo.errors import ModelIntegrityError
-from pneumo.modelcard import CARD_FILENAME
-from pneumo.records import ScanRecord, write_csv, write_json
+from pneumo.model.card import CARD_FILENAME
+from pneumo.results.export import write_csv, write_json
+from pneumo.results.records import ScanRecord
 from tests.test_offline import (
     GUI_MAIN,
     REPO_ROOT,
@@ -60,8 +61,9 @@ def test_gui_session_leaves_sources_byte_identical(
 _KILL_CHILD = r"""
 import os, sys, time
 from pathlib import Path
-import pneumo.atomic as atomic
-from pneumo.records import ScanRecord, write_csv, write_json
+import pneumo.util.atomic as atomic
+from pneumo.results.export import write_csv, write_json
+from pneumo.results.records import ScanRecord
 
 mode, fmt, target = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 real_fdopen, real_fsync = os.fdopen, os.fsync
@@ -151,7 +153,7 @@ def tampered_model(tmp_path: Path) -> Path:
 def test_shipped_model_copy_loads(tmp_path: Path) -> None:
     """Control: the untouched copy loads, so the refusal below is the flipped byte."""
     _shipped()
-    from pneumo.runner import ModelRunner
+    from pneumo.model.runner import ModelRunner
 
     shutil.copyfile(SHIPPED_MODEL, tmp_path / "model.tflite")
     shutil.copyfile(SHIPPED_MODEL.parent / CARD_FILENAME, tmp_path / CARD_FILENAME)
@@ -159,7 +161,7 @@ def test_shipped_model_copy_loads(tmp_path: Path) -> None:
 
 
 def test_runner_refuses_tampered_model(tampered_model: Path) -> None:
-    from pneumo.runner import ModelRunner
+    from pneumo.model.runner import ModelRunner
 
     with pytest.raises(ModelIntegrityError, match="sha256 does not match"):
         ModelRunner(tampered_model)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pneumo.metrics import choose_threshold, compute_metrics, roc_auc
+from pneumo.evaluation.metrics import choose_threshold, compute_metrics, roc_auc
 
 
 def test_metrics_match_hand_computed_values() -> None:

@@ -345,8 +345,8 @@ def test_gui_session_opens_no_network_socket(tmp_path_factory: pytest.TempPathFa
 
 def test_sources_helper_is_gated_in(tmp_path: Path) -> None:
     """The three sources pass the loader and the input gate (so they are classified)."""
-    from pneumo.gate import check_input
-    from pneumo.imaging import load_image
+    from pneumo.checks.gate import check_input
+    from pneumo.films.imaging import load_image
 
     for path in make_sources(tmp_path).values():
         image = load_image(path)

@@ -11,20 +11,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pneumo.calibration import (
+from pneumo.cli import main
+from pneumo.errors import ModelError
+from pneumo.model.calibration import (
     calibration_report,
     expected_calibration_error,
     fit_temperature,
     logit,
     sigmoid,
 )
-from pneumo.cli import main
-from pneumo.errors import ModelError
-from pneumo.modelcard import CARD_FILENAME, ModelCard, sha256_file
-from pneumo.ood import DEFAULT_RANK, OodModel, fit_ood
-from pneumo.paths import assets_dir
-from pneumo.runner import ModelRunner
-from pneumo.scan import scan
+from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
+from pneumo.model.locate import assets_dir
+from pneumo.model.ood import DEFAULT_RANK, OodModel, fit_ood
+from pneumo.model.runner import ModelRunner
+from pneumo.scanning.pipeline import scan
 
 ASSETS = assets_dir()  # $PNEUMO_ASSETS, else the repository's assets/
 _MODEL_FILES = ("model.tflite", "model_float.tflite", CARD_FILENAME)
@@ -250,8 +250,8 @@ def _dicom_slice(name: str) -> np.ndarray:
 def _synthetic_ood_inputs(films: np.ndarray, spec: Any) -> dict[str, np.ndarray]:
     """Model inputs of images that are not chest films, by kind (pixels fed directly,
     past the gate: CT and MR would be refused by their modality anyway)."""
-    from pneumo.imaging import ImageMetadata, LoadedImage
-    from pneumo.preprocess import preprocess
+    from pneumo.films.imaging import ImageMetadata, LoadedImage
+    from pneumo.model.preprocess import preprocess
 
     def inputs(images: list[np.ndarray]) -> np.ndarray:
         return np.stack([preprocess(LoadedImage(Path("x.png"), np.clip(px, 0, 1).astype(
@@ -277,9 +277,9 @@ def test_shipped_ood_rates_on_real_data(chest_xray_dir: Path) -> None:
     if "ood" not in card.extra:
         pytest.skip("assets/model_card.json has no OOD model yet "
                     "(run: pneumo fit-ood assets --data DATA_DIR)")
-    from pneumo.dataset import list_examples, load_model_inputs
-    from pneumo.gradcam import Explainer
-    from pneumo.ood import embed
+    from pneumo.data.dataset import list_examples, load_model_inputs
+    from pneumo.model.gradcam import Explainer
+    from pneumo.model.ood import embed
 
     model = OodModel.from_dict(card.extra["ood"])
     explainer = Explainer(ASSETS / card.extra["models"]["explain"])
@@ -305,8 +305,8 @@ def test_scan_of_a_mixed_folder_warns_or_refuses_each_odd_input(
     from pydicom.data import get_testdata_file
 
     from pneumo.cli import main
-    from pneumo.modelcard import ModelCard
-    from pneumo.paths import assets_dir
+    from pneumo.model.card import ModelCard
+    from pneumo.model.locate import assets_dir
     from tests import synth
 
     if "ood" not in ModelCard.load(assets_dir() / "model_card.json").extra:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pneumo.preprocess import Preprocessing, equalize, preprocess
+from pneumo.model.preprocess import Preprocessing, equalize, preprocess
 
 
 def _ramp(size: int = 64) -> np.ndarray:

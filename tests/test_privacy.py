@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pneumo.records import ScanRecord, write_csv, write_json
+from pneumo.results.export import write_csv, write_json
+from pneumo.results.records import ScanRecord
 from tests.test_offline import (
     PATIENT_ID,
     PATIENT_NAME,

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from pneumo.errors import ModelError, ModelIntegrityError, ModelNotFoundError
-from pneumo.imaging import ImageMetadata, LoadedImage
-from pneumo.modelcard import CARD_FILENAME, ModelCard
-from pneumo.preprocess import Preprocessing, preprocess
-from pneumo.runner import ModelRunner, Prediction, tflite_input_spec
+from pneumo.films.imaging import ImageMetadata, LoadedImage
+from pneumo.model.card import CARD_FILENAME, ModelCard
+from pneumo.model.preprocess import Preprocessing, preprocess
+from pneumo.model.runner import ModelRunner, Prediction, tflite_input_spec
 from tests.tinymodel import (
     build_multi_output_tflite,
     cached_tiny_tflite,
@@ -155,8 +155,8 @@ def test_extra_outputs_pick_the_probability(float_model: Path, tmp_path: Path) -
 
 
 def test_each_model_file_uses_its_own_threshold(tmp_path: Path) -> None:
-    from pneumo.modelcard import ModelCard
-    from pneumo.preprocess import Preprocessing
+    from pneumo.model.card import ModelCard
+    from pneumo.model.preprocess import Preprocessing
 
     card = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(input_size=64),
                      threshold=0.8,

@@ -13,20 +13,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-import pneumo.scan as scan_module
-from pneumo.gate import check_input
-from pneumo.imaging import ImageMetadata, LoadedImage
-from pneumo.records import ScanRecord, format_record, summarize
-from pneumo.runner import ModelRunner
-from pneumo.scan import (
-    InputProblem,
-    is_dicom_file,
-    iter_image_files,
-    iter_inputs,
-    scan,
-    write_csv,
-    write_json,
-)
+import pneumo.scanning.pipeline as scan_module
+import pneumo.scanning.walk as walk_module
+from pneumo.checks.gate import check_input
+from pneumo.films.imaging import ImageMetadata, LoadedImage
+from pneumo.films.sniff import is_dicom_file
+from pneumo.model.runner import ModelRunner
+from pneumo.results.export import write_csv, write_json
+from pneumo.results.records import ScanRecord, format_record, summarize
+from pneumo.scanning.pipeline import scan
+from pneumo.scanning.walk import InputProblem, iter_image_files, iter_inputs
 from tests.tinymodel import SampleFolder, cached_tiny_tflite, film, make_scan_folder
 
 pytest.importorskip("tensorflow")
@@ -93,7 +89,7 @@ def test_unreadable_folder_is_reported_not_fatal(
             raise PermissionError(13, "Permission denied")
         return real_scandir(path)
 
-    monkeypatch.setattr(scan_module.os, "scandir", scandir)
+    monkeypatch.setattr(walk_module.os, "scandir", scandir)
     items = list(iter_inputs([folder.root]))
     problems = [i for i in items if isinstance(i, InputProblem)]
     assert problems == [InputProblem(Path(locked), "cannot read folder (Permission denied)")]
@@ -132,7 +128,7 @@ def test_scan_records_carry_dicom_fields_and_warnings(
 
 
 def test_scan_single_file_matches_classify(folder: SampleFolder, runner: ModelRunner) -> None:
-    from pneumo.imaging import load_image
+    from pneumo.films.imaging import load_image
 
     (rec,) = scan([folder.good[1]], runner)
     assert rec.probability == pytest.approx(runner.classify(load_image(folder.good[1])).probability)
@@ -320,7 +316,8 @@ def test_human_lines_and_summary() -> None:
 
 
 def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
-    from pneumo.records import ScanRecord, write_csv
+    from pneumo.results.export import write_csv
+    from pneumo.results.records import ScanRecord
 
     record = ScanRecord(path=Path("=HYPERLINK(x).png"), label=None, probability=None,
                         error="@SUM(1)", warnings=("-2+3",))
@@ -332,7 +329,7 @@ def test_csv_cells_that_look_like_formulas_are_defused(tmp_path: Path) -> None:
 
 
 def test_folder_walk_finds_dicom_without_preamble_or_extension(tmp_path: Path) -> None:
-    from pneumo.scan import iter_image_files
+    from pneumo.scanning.walk import iter_image_files
     from tests import synth
 
     synth.write_dicom_no_preamble(synth.film(), tmp_path / "IM000002")

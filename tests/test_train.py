@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pneumo.dataset import list_examples, load_model_inputs, patient_id, patient_split
-from pneumo.imaging import load_image
-from pneumo.modelcard import ModelCard
-from pneumo.preprocess import Preprocessing, preprocess
+from pneumo.data.dataset import list_examples, load_model_inputs, patient_id, patient_split
+from pneumo.films.imaging import load_image
+from pneumo.model.card import ModelCard
+from pneumo.model.preprocess import Preprocessing, preprocess
 
 tf = pytest.importorskip("tensorflow")
 
@@ -108,7 +108,7 @@ def test_seed_architecture_trains_one_epoch(synthetic_dataset: Path, tmp_path: P
 
 def test_evaluate_keras_model_matches_training_report(tiny_run: Path,
                                                       synthetic_dataset: Path) -> None:
-    from pneumo.evaluate import evaluate
+    from pneumo.evaluation.evaluate import evaluate
     from train.predict import load_keras_predictor
 
     result = evaluate(synthetic_dataset, tiny_run / "model.keras",
@@ -132,8 +132,8 @@ def test_scan_feeds_the_model_what_training_fed_it(synthetic_dataset: Path,
                                                    tmp_path: Path) -> None:
     """The app's path (scan -> runner) and the training pipeline's cached
     arrays are the same arrays for the same files."""
-    from pneumo.runner import ModelRunner
-    from pneumo.scan import scan
+    from pneumo.model.runner import ModelRunner
+    from pneumo.scanning.pipeline import scan
     from tests.tinymodel import cached_tiny_tflite
 
     model_path = cached_tiny_tflite(tmp_path, input_size=64)

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from pneumo.modelcard import CARD_FILENAME, ModelCard, sha256_file
-from pneumo.preprocess import Preprocessing
+from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
+from pneumo.model.preprocess import Preprocessing
 
 KERAS_FILENAME = "model.keras"
 TFLITE_FILENAME = "model.tflite"

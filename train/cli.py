@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pneumo.preprocess import CONTRASTS
+from pneumo.model.preprocess import CONTRASTS
 from train.models import ARCHITECTURES
 from train.pipeline import AUGMENTATIONS
 

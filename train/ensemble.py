@@ -23,9 +23,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from pneumo.dataset import file_list_sha256, load_model_inputs
+from pneumo.data.dataset import file_list_sha256, load_model_inputs
 from pneumo.errors import DataError, ModelError
-from pneumo.modelcard import CARD_FILENAME, ModelCard
+from pneumo.model.card import CARD_FILENAME, ModelCard
 from train.fit import TrainConfig, find_splits, print_run_summary, provenance, score_and_write
 from train.models import EMBEDDING, LAST_CONV
 

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from pneumo.dataset import (
+from pneumo.data.dataset import (
     Example,
     file_list_sha256,
     labels_of,
@@ -24,9 +24,9 @@ from pneumo.dataset import (
     training_split,
 )
 from pneumo.errors import DataError, UsageError
-from pneumo.metrics import BinaryMetrics, choose_threshold, compute_metrics
-from pneumo.modelcard import CARD_FILENAME, ModelCard
-from pneumo.preprocess import Preprocessing
+from pneumo.evaluation.metrics import BinaryMetrics, choose_threshold, compute_metrics
+from pneumo.model.card import CARD_FILENAME, ModelCard
+from pneumo.model.preprocess import Preprocessing
 from train.models import ARCHITECTURES, build_model
 from train.pipeline import class_weights, make_dataset
 
@@ -306,12 +306,12 @@ def _cpu_count() -> int:
 
 def _write_reports(run_dir: Path, card: ModelCard,
                    reports: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    from pneumo.atomic import write_text_atomic
+    from pneumo.util.atomic import write_text_atomic
 
     evaluation = {name: m.to_dict() for name, m in card.metrics.items()}
     write_text_atomic(run_dir / "evaluation.json", json.dumps(evaluation, indent=2) + "\n")
     try:
-        from pneumo import plots
+        from pneumo.evaluation import plots
     except ImportError:  # matplotlib missing: plots are optional
         return
     plot_dir = run_dir / "plots"

@@ -1,8 +1,8 @@
 """Labelled image folders: listing, patient-level splits and model inputs.
 
 Used by training, calibration and evaluation alike; the model inputs come from
-the same :func:`~pneumo.imaging.load_image` and
-:func:`~pneumo.preprocess.preprocess` as the app's, so every stage sees
+the same :func:`~pneumo.films.imaging.load_image` and
+:func:`~pneumo.model.preprocess.preprocess` as the app's, so every stage sees
 identical arrays for the same file.
 """
 
@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from pneumo.errors import DataError
-from pneumo.imaging import load_image
-from pneumo.modelcard import LABELS, ModelCard
-from pneumo.preprocess import Preprocessing, preprocess
+from pneumo.films.formats import IMAGE_EXTENSIONS
+from pneumo.films.imaging import load_image
+from pneumo.model.card import LABELS, ModelCard
+from pneumo.model.preprocess import Preprocessing, preprocess
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom"})
 _PERSON = re.compile(r"^(person\d+)_", re.IGNORECASE)
 _IM = re.compile(r"^((?:NORMAL\d*-)?IM-\d+)-\d+", re.IGNORECASE)
 
@@ -75,7 +75,7 @@ def list_examples(folder: str | Path, labels: Sequence[str] = LABELS) -> list[Ex
         Example(path=p, label=label, patient=patient_id(p.name))
         for label, class_dir in enumerate(class_dirs)
         for p in sorted(class_dir.rglob("*"))
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
     ]
     if not examples:
         raise DataError(f"{root}: no images found in its class subfolders")

@@ -1,7 +1,7 @@
 """Open any chest X-ray file as a grayscale image plus metadata.
 
 One call, :func:`load_image`, whatever the format: PNG (8/16 bit), JPEG, TIFF,
-BMP, or DICOM recognised by content (see :mod:`pneumo.dicom`). Pixels come
+BMP, or DICOM recognised by content (see :mod:`pneumo.films.dicom`). Pixels come
 back as ``float32`` in ``[0, 1]`` with bright meaning dense (MONOCHROME1 is
 inverted). Colour sources are converted to BT.601 luma and flagged with
 ``ImageMetadata.is_color`` when their channels differ meaningfully.
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pneumo.errors import UnreadableFileError, UnsupportedImageError
-from pneumo.sniff import one_line, sniff_dicom
+from pneumo.errors import UnreadableFileError, UnsupportedImageError, one_line
+from pneumo.films.sniff import sniff_dicom
 
 MAX_PIXELS = 100_000_000
 """Largest image (width x height) accepted, for raster files and DICOM alike."""
@@ -98,7 +98,7 @@ def load_image(path: str | Path) -> LoadedImage:
     path = Path(path)
     data = _read_bytes(path)
     if sniff_dicom(data) is not None:
-        from pneumo.dicom import read_dicom  # pydicom costs ~0.4 s: load it when needed
+        from pneumo.films.dicom import read_dicom  # pydicom costs ~0.4 s: load it when needed
 
         decoded = read_dicom(path, data, MAX_PIXELS)
         gray, is_color = to_luma(decoded.pixels)

@@ -1,4 +1,4 @@
-"""DICOM decoding for :func:`pneumo.imaging.load_image`.
+"""DICOM decoding for :func:`pneumo.films.imaging.load_image`.
 
 A file is DICOM by content, never by name: the ``DICM`` magic at offset 128,
 or, for old files written without preamble and file meta header, a first data
@@ -17,7 +17,7 @@ learnt from. MONOCHROME1 is inverted afterwards, so bright always means dense
 (Presentation LUT Shape is ignored: for DX it only restates MONOCHROME1).
 
 Colour data (RGB, YBR_* converted by pydicom, PALETTE COLOR through its LUT)
-is returned as ``(H, W, 3)``; :mod:`pneumo.imaging` turns it into luma.
+is returned as ``(H, W, 3)``; :mod:`pneumo.films.imaging` turns it into luma.
 """
 
 from __future__ import annotations
@@ -34,8 +34,7 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from pneumo.errors import UnreadableFileError, UnsupportedImageError
-from pneumo.sniff import one_line
+from pneumo.errors import UnreadableFileError, UnsupportedImageError, one_line
 
 _PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 

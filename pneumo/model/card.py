@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from pneumo.errors import ModelError
-from pneumo.metrics import BinaryMetrics
-from pneumo.preprocess import Preprocessing
+from pneumo.evaluation.metrics import BinaryMetrics
+from pneumo.model.preprocess import Preprocessing
 
 CARD_FILENAME = "model_card.json"
 LABELS = ("NORMAL", "PNEUMONIA")
@@ -92,7 +92,7 @@ class ModelCard:
 
     def save(self, path: str | Path) -> None:
         """Write the card as JSON, atomically."""
-        from pneumo.atomic import write_text_atomic
+        from pneumo.util.atomic import write_text_atomic
 
         write_text_atomic(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
 

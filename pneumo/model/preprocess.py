@@ -13,7 +13,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from pneumo.imaging import LoadedImage
+from pneumo.films.imaging import LoadedImage
 
 _INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
 CONTRASTS = ("none", "equalize")

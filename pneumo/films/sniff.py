@@ -19,12 +19,6 @@ SNIFF_BYTES = 256
 """How many leading bytes :func:`is_dicom_file` reads."""
 
 
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's message on one line (whitespace collapsed), at most ``limit`` chars."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def sniff_dicom(data: bytes) -> Literal["preamble", "bare"] | None:
     """Say whether ``data`` (the file's first bytes or all of it) is DICOM.
 

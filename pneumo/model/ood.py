@@ -27,8 +27,8 @@ import numpy as np
 from pneumo.errors import ModelError
 
 if TYPE_CHECKING:
-    from pneumo.gradcam import Explainer
-    from pneumo.runner import ModelRunner
+    from pneumo.model.gradcam import Explainer
+    from pneumo.model.runner import ModelRunner
 
 #: Format tag stored with the model, checked on load.
 KIND = "mahalanobis-ppca-v1"
@@ -185,7 +185,7 @@ class OodCheck:
         path = Path(runner.model_path).parent / str(name)
         if not path.is_file():
             return None
-        from pneumo.gradcam import Explainer
+        from pneumo.model.gradcam import Explainer
 
         return cls(OodModel.from_dict(entry), Explainer(path, card, num_threads=2))
 
@@ -214,12 +214,12 @@ def fit_card_ood(assets_dir: str | Path, data_dir: str | Path, *, limit: int | N
     validation probabilities, and on ``DATA/test`` when present (measured only).
     The model files are not touched, so their sha256 entries stay valid.
     """
-    from pneumo.calibration import calibration_report
-    from pneumo.dataset import card_training_split, labels_of, list_examples
+    from pneumo.data.dataset import card_training_split, labels_of, list_examples
     from pneumo.errors import DataError
-    from pneumo.gradcam import Explainer
-    from pneumo.modelcard import CARD_FILENAME, ModelCard
-    from pneumo.runner import ModelRunner
+    from pneumo.model.calibration import calibration_report
+    from pneumo.model.card import CARD_FILENAME, ModelCard
+    from pneumo.model.gradcam import Explainer
+    from pneumo.model.runner import ModelRunner
 
     assets, data = Path(assets_dir), Path(data_dir)
     card_path = assets / CARD_FILENAME
@@ -261,7 +261,7 @@ def fit_card_ood(assets_dir: str | Path, data_dir: str | Path, *, limit: int | N
 def _embed_paths(explainer: Explainer, classifier: ModelRunner | None, paths: Sequence[Path],
                  workers: int, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """Embeddings (N, d) and classifier probabilities (N,) (zeros without one)."""
-    from pneumo.dataset import load_model_inputs
+    from pneumo.data.dataset import load_model_inputs
 
     spec = explainer.card.preprocessing
     embeddings, probs = [], []

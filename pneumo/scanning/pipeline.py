@@ -8,7 +8,6 @@ becomes an error record and the scan goes on.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -20,103 +19,20 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pneumo.checks.gate import check_input
 from pneumo.errors import ImageError, PneumoError
-from pneumo.gate import check_input
-from pneumo.imaging import ImageMetadata, load_image
-from pneumo.preprocess import Preprocessing, preprocess
-from pneumo.records import ScanRecord, write_csv, write_json
-from pneumo.sniff import is_dicom_file
+from pneumo.films.imaging import ImageMetadata, load_image
+from pneumo.model.preprocess import Preprocessing, preprocess
+from pneumo.results.records import ScanRecord
+from pneumo.scanning.walk import InputProblem, iter_inputs
 
 if TYPE_CHECKING:
-    from pneumo.ood import OodCheck
-    from pneumo.runner import ModelRunner
+    from pneumo.model.ood import OodCheck
+    from pneumo.model.runner import ModelRunner
 
-__all__ = [
-    "IMAGE_EXTENSIONS",
-    "InputProblem",
-    "ScanRecord",
-    "is_dicom_file",
-    "iter_image_files",
-    "iter_inputs",
-    "scan",
-    "write_csv",
-    "write_json",
-]
+__all__ = ["ScanRecord", "scan"]
 
-#: Extensions (lower case) taken as images when walking folders.
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom"})
 _POLL_S = 0.05
-
-
-@dataclass(frozen=True)
-class InputProblem:
-    """A user-given path that does not exist, or a folder that cannot be read."""
-
-    path: Path
-    problem: str
-
-
-def _is_candidate(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS or is_dicom_file(path)
-
-
-def iter_inputs(paths: Iterable[str | Path]) -> Iterator[Path | InputProblem]:
-    """Image files under ``paths``, plus an :class:`InputProblem` per bad path.
-
-    A path given as a file is always taken (the loader then judges it).
-    Folders are walked recursively in sorted order; hidden entries (name
-    starting with ``.``) are skipped; files are taken when their extension is
-    in :data:`IMAGE_EXTENSIONS` or their content is DICOM. Each file is
-    yielded once.
-    """
-    seen: set[str] = set()
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            yield from _walk(path, seen)
-        elif path.exists():
-            key = os.path.realpath(path)
-            if key not in seen:
-                seen.add(key)
-                yield path
-        else:
-            yield InputProblem(path, "no such file or folder")
-
-
-def _walk(root: Path, seen: set[str]) -> Iterator[Path | InputProblem]:
-    key = os.path.realpath(root)
-    if key in seen:  # a symlink loop or a folder given twice
-        return
-    seen.add(key)
-    try:
-        with os.scandir(root) as it:
-            entries = sorted(it, key=lambda e: e.name)
-    except OSError as exc:
-        yield InputProblem(root, f"cannot read folder ({exc.strerror or exc})")
-        return
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        path = Path(entry.path)
-        try:
-            is_dir = entry.is_dir()
-            is_file = not is_dir and entry.is_file()
-        except OSError:
-            continue
-        if is_dir:
-            yield from _walk(path, seen)
-        elif is_file and _is_candidate(path):
-            real = os.path.realpath(path)
-            if real not in seen:
-                seen.add(real)
-                yield path
-
-
-def iter_image_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """The image files of :func:`iter_inputs`, without the problems."""
-    for item in iter_inputs(paths):
-        if isinstance(item, Path):
-            yield item
 
 
 @dataclass(frozen=True)
@@ -173,7 +89,7 @@ def scan(
     When the card holds an out-of-distribution model (``extra["ood"]``) and the
     float explain model is beside the classifier, each classified image also
     gets its embedding (one more inference, in this same thread) and a warning
-    when it is unusual for the model; see :mod:`pneumo.ood`.
+    when it is unusual for the model; see :mod:`pneumo.model.ood`.
     """
     workers = max(1, int(workers))
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
@@ -181,7 +97,7 @@ def scan(
     pending: deque[ScanRecord | Future[_Prepared]] = deque()
     items = iter_inputs(paths)
     exhausted = False
-    from pneumo.ood import OodCheck
+    from pneumo.model.ood import OodCheck
 
     ood = OodCheck.for_runner(runner)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumo-decode")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumo.errors import ModelError, ModelIntegrityError, ModelNotFoundError
-from pneumo.modelcard import CARD_FILENAME, ModelCard
+from pneumo.model.card import CARD_FILENAME, ModelCard
 
 
 @dataclass(frozen=True)

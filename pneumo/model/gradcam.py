@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 
 from pneumo.errors import ModelError
-from pneumo.imaging import LoadedImage
-from pneumo.litert import LiteRTModel
-from pneumo.modelcard import ModelCard
-from pneumo.preprocess import preprocess
+from pneumo.films.imaging import LoadedImage
+from pneumo.model.card import ModelCard
+from pneumo.model.litert import LiteRTModel
+from pneumo.model.preprocess import preprocess
 
 EXPLAIN_SIGNATURE = "explain"
 _OUTPUTS = ("probability", "heatmap", "embedding")

@@ -1,4 +1,4 @@
-"""Scan results: one :class:`ScanRecord` per input file, and CSV/JSON export.
+"""Scan results: one :class:`ScanRecord` per input file (exports: :mod:`pneumo.results.export`).
 
 Privacy default: the patient identifiers (``patient_id`` and
 ``patient_name``) are left out of every export unless
@@ -10,17 +10,12 @@ file paths may themselves contain names.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
-from pneumo.atomic import write_text_atomic
-from pneumo.imaging import ImageMetadata
+from pneumo.films.imaging import ImageMetadata
 
 #: Fields that identify the patient, left out of exports by default.
 IDENTIFIER_FIELDS = ("patient_id", "patient_name")
@@ -87,62 +82,6 @@ class ScanRecord:
                 value = list(value)
             out[name] = value
         return out
-
-
-def _columns(include_identifiers: bool) -> list[str]:
-    return [c for c in COLUMNS if include_identifiers or c not in IDENTIFIER_FIELDS]
-
-
-def write_csv(
-    records: Iterable[ScanRecord], path: str | Path, include_identifiers: bool = False
-) -> None:
-    """Write ``records`` as CSV (header row, warnings joined by ``"; "``), atomically."""
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=_columns(include_identifiers), lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        row = record.to_dict(include_identifiers)
-        row["warnings"] = "; ".join(row["warnings"])
-        if row["probability"] is not None:
-            row["probability"] = f"{row['probability']:.6f}"
-        writer.writerow({k: _csv_cell(v) for k, v in row.items()})
-    write_text_atomic(Path(path), buf.getvalue())
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: object) -> str:
-    """A CSV cell; text a spreadsheet would run as a formula is quoted with '."""
-    if value is None:
-        return ""
-    text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
-
-
-def write_json(
-    records: Iterable[ScanRecord],
-    path_or_stdout: str | Path | TextIO,
-    include_identifiers: bool = False,
-) -> None:
-    """Write ``records`` as a JSON list of objects.
-
-    ``path_or_stdout`` is a file path (written atomically), ``"-"`` for
-    standard output, or an open text stream.
-    """
-    data = [r.to_dict(include_identifiers) for r in records]
-    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if isinstance(path_or_stdout, (str, Path)):
-        if str(path_or_stdout) == "-":
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        else:
-            write_text_atomic(Path(path_or_stdout), text)
-    else:
-        path_or_stdout.write(text)
-        path_or_stdout.flush()
 
 
 def format_record(record: ScanRecord) -> str:

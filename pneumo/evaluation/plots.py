@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from pneumo.metrics import BinaryMetrics, roc_curve
+from pneumo.evaluation.metrics import BinaryMetrics, roc_curve
 
 
 def _pyplot() -> Any:

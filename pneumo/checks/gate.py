@@ -21,7 +21,7 @@ import re
 
 import numpy as np
 
-from pneumo.imaging import LoadedImage
+from pneumo.films.imaging import LoadedImage
 
 #: DICOM modalities accepted: computed/digital radiography, "other", absent.
 ACCEPTED_MODALITIES = frozenset({"CR", "DX", "DR", "RG", "OT"})

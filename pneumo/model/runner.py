@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from pneumo.errors import ModelError
-from pneumo.imaging import LoadedImage
-from pneumo.litert import LiteRTModel, load_interpreter
-from pneumo.modelcard import ModelCard
-from pneumo.preprocess import preprocess
+from pneumo.films.imaging import LoadedImage
+from pneumo.model.card import ModelCard
+from pneumo.model.litert import LiteRTModel, load_interpreter
+from pneumo.model.preprocess import preprocess
 
 #: Signature keys tried first, in order; then the only signature, then the
 #: first one whose name does not look like an auxiliary one ("explain", ...).

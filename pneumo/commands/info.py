@@ -1,59 +1,16 @@
-"""Where the shipped models live.
-
-``assets/`` at the top of the repository (beside the ``pneumo`` package)
-holds ``model.tflite`` and its ``model_card.json``. ``PNEUMO_ASSETS``
-overrides the folder and ``PNEUMO_MODEL`` the default model file.
-"""
+"""``pneumo info``: the shipped models, their kinds, thresholds, integrity and
+test metrics."""
 
 from __future__ import annotations
 
-import os
+import argparse
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pneumo.errors import ModelError, ModelNotFoundError
-from pneumo.modelcard import ModelCard, sha256_file
-
-ASSETS_ENV = "PNEUMO_ASSETS"
-MODEL_ENV = "PNEUMO_MODEL"
-DEFAULT_MODEL_NAME = "model.tflite"
-#: Model file kinds listed by ``pneumo info``.
-MODEL_SUFFIXES = (".tflite", ".keras")
-HOW_TO_GET_A_MODEL = "run `pneumo train` then `pneumo convert`, or pass --model"
-
-
-def assets_dir() -> Path:
-    """``$PNEUMO_ASSETS``, else the repository's top-level ``assets/`` folder."""
-    env = os.environ.get(ASSETS_ENV)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parent.parent / "assets"
-
-
-def default_model_path() -> Path:
-    """``$PNEUMO_MODEL``, else ``assets/model.tflite``; it must exist.
-
-    Raises :class:`ModelNotFoundError` saying how to get a model when absent.
-    """
-    env = os.environ.get(MODEL_ENV)
-    path = Path(env) if env else assets_dir() / DEFAULT_MODEL_NAME
-    if not path.is_file():
-        origin = f" (from ${MODEL_ENV})" if env else ""
-        raise ModelNotFoundError(f"no model at {path}{origin}: {HOW_TO_GET_A_MODEL}")
-    return path
-
-
-def shipped_models(folder: Path | None = None) -> list[Path]:
-    """Model files (``.tflite``, ``.keras``) in ``folder`` (default the assets), sorted."""
-    root = assets_dir() if folder is None else Path(folder)
-    if not root.is_dir():
-        return []
-    return sorted(
-        p
-        for p in root.iterdir()
-        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in MODEL_SUFFIXES
-    )
+from pneumo import __version__
+from pneumo.errors import ModelError
+from pneumo.model.card import ModelCard, sha256_file
 
 
 @dataclass(frozen=True)
@@ -106,7 +63,7 @@ def _test_metrics_of(name: str, kind: str, card: ModelCard | None) -> dict[str, 
 
 def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
     """Inspect one model file (LiteRT only; Keras files are not loaded)."""
-    from pneumo.runner import tflite_input_spec
+    from pneumo.model.runner import tflite_input_spec
 
     sha = sha256_file(path)
     expected = card.files.get(path.name) if card is not None else None
@@ -130,3 +87,42 @@ def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
         test_metrics=test,
         error=error,
     )
+
+
+
+
+def info_command(args: argparse.Namespace) -> int:
+    """``pneumo info``: the shipped models, their kinds, thresholds and test metrics."""
+    import json
+
+    from pneumo.model.card import CARD_FILENAME
+    from pneumo.model.locate import HOW_TO_GET_A_MODEL, assets_dir, shipped_models
+
+    folder = assets_dir()
+    card_path = folder / CARD_FILENAME
+    card = ModelCard.load(card_path) if card_path.is_file() else None
+    infos = [describe_model(p, card) for p in shipped_models(folder)]
+    if args.json:
+        print(json.dumps([i.to_dict() for i in infos], indent=2))
+        return 0
+    print(f"pneumo {__version__}; models in {folder}")
+    if not infos:
+        print(f"  none: {HOW_TO_GET_A_MODEL}")
+    for i in infos:
+        line = f"  {i.path.name}: {i.kind}, {i.size_bytes / 1e6:.1f} MB"
+        if i.input_size:
+            line += f", input {i.input_size}x{i.input_size}"
+        if i.threshold is not None:
+            line += f", threshold {i.threshold:.3f}"
+        line += {True: ", sha256 ok", False: ", SHA256 MISMATCH", None: ""}[i.sha256_ok]
+        print(line)
+        if i.test_metrics:
+            m = i.test_metrics
+            print(
+                f"    test: accuracy {m['accuracy']:.3f}, AUC {m['auc']:.3f}, "
+                f"sensitivity {m['sensitivity']:.3f}, "
+                f"specificity {m['specificity']:.3f} (n={m['n']})"
+            )
+        if i.error:
+            print(f"    error: {i.error}")
+    return 0

@@ -1,0 +1,1 @@
+"""Labelled data sets: listing images, patient-level splits, model inputs."""

@@ -1,0 +1,1 @@
+"""Measuring a model: binary metrics, evaluation on a labelled folder, plots."""

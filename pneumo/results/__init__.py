@@ -1,0 +1,1 @@
+"""Results: one record per file, and the formats that carry them to users."""

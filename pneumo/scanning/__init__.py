@@ -1,0 +1,1 @@
+"""Scanning files and folders: finding images and classifying each one."""
