@@ -4,8 +4,8 @@
 
 For every ``*.tflite`` in DIR (default ``assets/``): file size, and median and
 90th-percentile latency of one image with 1 and 2 threads for ``classify``
-(:class:`pneumo.runner.ModelRunner`) and, where the file has an ``explain``
-signature, ``explain`` (:class:`pneumo.gradcam.Explainer`). In the same run,
+(:class:`pneumo.model.runner.ModelRunner`) and, where the file has an ``explain``
+signature, ``explain`` (:class:`pneumo.model.gradcam.Explainer`). In the same run,
 the Keras model (``--keras``, default ``DIR/model.keras`` when present, else
 the card's source model) as the baseline: ``model.predict`` and a direct
 ``model(x)`` call on one image. Prints a Markdown table.
@@ -120,8 +120,7 @@ def _keras_path(models: Path, given: Path | None) -> Path | None:
     from pneumo.model.card import CARD_FILENAME, ModelCard
 
     if (models / CARD_FILENAME).is_file():
-        source = ModelCard.load(models / CARD_FILENAME).extra.get("conversion", {}).get(
-            "source_model")
+        source = (ModelCard.load(models / CARD_FILENAME).conversion or {}).get("source_model")
         if source and Path(source).is_file():
             return Path(source)
     return None

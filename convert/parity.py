@@ -12,7 +12,6 @@ interpreter's nodes, and the int8 threshold re-derivation on validation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +19,18 @@ import numpy as np
 
 from pneumo.errors import ModelError
 from pneumo.evaluation.metrics import BinaryMetrics, choose_threshold, compute_metrics
+from pneumo.model.card_sections import (
+    FLOAT,
+    INT8,
+    KERAS,
+    MAX_DELTA_AUC,
+    MAX_DELTA_SENSITIVITY,
+    GateResult,
+    ParityReport,
+    ThresholdDecision,
+)
 
-KERAS, FLOAT, INT8 = "keras", "tflite_float", "tflite_int8"
-TITLES = {KERAS: "Keras float32", FLOAT: "TFLite float32", INT8: "TFLite int8"}
-MAX_DELTA_AUC = 0.005
-MAX_DELTA_SENSITIVITY = 0.01
 _EPS = 1e-9
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """The int8-vs-float parity gate: figures, limits and the verdict."""
-
-    delta_auc: float
-    delta_sensitivity: float
-    max_delta_auc: float = MAX_DELTA_AUC
-    max_delta_sensitivity: float = MAX_DELTA_SENSITIVITY
-
-    @property
-    def passed(self) -> bool:
-        """True when both differences are within their limits."""
-        return bool(abs(self.delta_auc) <= self.max_delta_auc + _EPS
-                    and abs(self.delta_sensitivity) <= self.max_delta_sensitivity + _EPS)
-
-    def describe(self) -> str:
-        """One line with the figures, e.g. for an error message."""
-        return (f"int8 vs float: delta AUC {self.delta_auc:+.4f} (limit "
-                f"{self.max_delta_auc:.3f}), delta sensitivity "
-                f"{100 * self.delta_sensitivity:+.2f} points (limit "
-                f"{100 * self.max_delta_sensitivity:.1f})")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, with ``passed``."""
-        return {**asdict(self), "passed": self.passed}
-
 
 def check_gate(float_metrics: BinaryMetrics, int8_metrics: BinaryMetrics,
                max_delta_auc: float = MAX_DELTA_AUC,
@@ -67,54 +44,9 @@ def check_gate(float_metrics: BinaryMetrics, int8_metrics: BinaryMetrics,
     )
 
 
-@dataclass(frozen=True)
-class ParityReport:
-    """Metrics of each model on the parity data, agreement, deltas and the gate."""
-
-    data: str
-    n: int
-    threshold: float
-    metrics: dict[str, BinaryMetrics]
-    agreement: dict[str, float]
-    max_abs_delta_probability: dict[str, float]
-    gate: GateResult
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (written as ``parity.json``)."""
-        return {
-            "data": self.data,
-            "n": self.n,
-            "threshold": self.threshold,
-            "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
-            "agreement_with_keras": self.agreement,
-            "max_abs_delta_probability": self.max_abs_delta_probability,
-            "gate": self.gate.to_dict(),
-            **self.extra,
-        }
-
-    def markdown(self) -> str:
-        """A Markdown table for the README."""
-        lines = [
-            f"Parity on {self.data} (n = {self.n}, threshold {self.threshold:.4f}):",
-            "",
-            ("| model | accuracy | AUC | sensitivity | specificity | agreement with Keras "
-             "| max abs delta p |"),
-            "|---|---|---|---|---|---|---|",
-        ]
-        for key, m in self.metrics.items():
-            lines.append(
-                f"| {TITLES.get(key, key)} | {m.accuracy:.4f} | {m.auc:.4f} | "
-                f"{m.sensitivity:.4f} | {m.specificity:.4f} | "
-                f"{100 * self.agreement[key]:.2f}% | {self.max_abs_delta_probability[key]:.4f} |")
-        verdict = "passed" if self.gate.passed else "FAILED"
-        lines += ["", f"Gate {verdict}: {self.gate.describe()}."]
-        return "\n".join(lines)
-
-
 def parity_report(labels: np.ndarray, probabilities: Mapping[str, np.ndarray],
-                  threshold: float, data: str, extra: dict[str, Any] | None = None
-                  ) -> ParityReport:
+                  threshold: float, data: str, details: dict[str, Any] | None = None,
+                  int8_at_own_threshold: BinaryMetrics | None = None) -> ParityReport:
     """Compute the report; ``probabilities`` maps :data:`KERAS`, :data:`FLOAT`,
     :data:`INT8` (at least) to probabilities (N,) for ``labels``."""
     missing = [k for k in (KERAS, FLOAT, INT8) if k not in probabilities]
@@ -136,22 +68,7 @@ def parity_report(labels: np.ndarray, probabilities: Mapping[str, np.ndarray],
         deltas[key] = float(np.max(np.abs(p - ref))) if len(y) else 0.0
     gate = check_gate(metrics[FLOAT], metrics[INT8])
     return ParityReport(data, len(y), float(threshold), metrics, agreement, deltas, gate,
-                        dict(extra or {}))
-
-
-@dataclass(frozen=True)
-class ThresholdDecision:
-    """The int8 model's decision threshold and how it was reached."""
-
-    threshold: float
-    rederived: bool
-    reason: str
-    validation: BinaryMetrics | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, as stored in the card."""
-        return {"threshold": self.threshold, "rederived": self.rederived, "reason": self.reason,
-                "validation": None if self.validation is None else self.validation.to_dict()}
+                        int8_at_own_threshold, dict(details or {}))
 
 
 def int8_threshold(card_threshold: float, min_sensitivity: float,

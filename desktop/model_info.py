@@ -70,8 +70,8 @@ def model_info_html(
     ]
     card_t = card.threshold_for(model_path) if model_path is not None else card.threshold
     rows.append(("Decision threshold", f"{card_t:.4f} (model card, for this model file)"))
-    if card.extra.get("threshold_rule"):
-        rows.append(("Threshold rule", str(card.extra["threshold_rule"])))
+    if card.threshold_rule:
+        rows.append(("Threshold rule", card.threshold_rule))
     if threshold is not None and abs(threshold - card_t) > 1e-9:
         override = f"<b style='color:#b3261e'>{threshold:.4f} (user override)</b>"
         rows.append(("Threshold in use", override))
@@ -82,11 +82,9 @@ def model_info_html(
         parts.append(f"<tr><td><b>{_esc(key)}</b></td><td>{shown}</td></tr>")
     parts.append("</table>")
     parts.append("<h4>Training data</h4>")
-    dataset = card.training.get("dataset") or card.extra.get("dataset")
-    if dataset:
-        parts.append(f"<p>{_esc(dataset)}</p>")
     parts.append(f"<p>{_esc(card.extra.get('citation', DATASET_CITATION))}</p>")
-    facts = [(k, card.training[k]) for k in _TRAINING_KEYS if k in card.training]
+    training = card.training.to_dict()
+    facts = [(k, training[k]) for k in _TRAINING_KEYS if training.get(k) is not None]
     if facts:
         parts.append("<table cellspacing='4'>")
         parts += [f"<tr><td>{_esc(k.replace('_', ' '))}</td><td>{_fmt(v)}</td></tr>"
@@ -115,9 +113,9 @@ def model_info_html(
 def _metric_rows(card: ModelCard) -> list[tuple[str, dict[str, Any]]]:
     """(name, metric values) of the card's metrics, plus the int8 re-derivation's."""
     rows = [(name, m.to_dict()) for name, m in card.metrics.items()]
-    int8 = card.extra.get("int8_threshold")
-    if isinstance(int8, dict) and isinstance(int8.get("validation"), dict):
-        rows.append(("validation (int8 model)", dict(int8["validation"])))
+    int8 = card.int8_threshold
+    if int8 is not None and int8.validation is not None:
+        rows.append(("validation (int8 model)", int8.validation.to_dict()))
     return rows
 
 

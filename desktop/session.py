@@ -1,6 +1,6 @@
 """The app's state without widgets: model, worklist, scans and the view job.
 
-:class:`Session` owns the :class:`~pneumo.runner.ModelRunner` (loaded in a
+:class:`Session` owns the :class:`~pneumo.model.runner.ModelRunner` (loaded in a
 worker), the :class:`~desktop.worklist_model.WorklistModel`, one scan at a
 time (later requests queue up) and one view job at a time (a new selection
 cancels the previous one). All inference runs in workers; the session only
@@ -30,17 +30,20 @@ from desktop.workers import (
 from desktop.worklist_model import WorklistModel
 from pneumo.results.records import ScanRecord
 
-FLOAT_MODEL_NAME = "model_float.tflite"
-"""The Grad-CAM explainer model, beside the classifier."""
-
 
 def default_explainer_factory(model_path: Path, card: Any) -> Callable[[], ExplainerLike]:
-    """A factory building :class:`pneumo.gradcam.Explainer` for the float model."""
+    """A factory building :class:`pneumo.model.gradcam.Explainer` for the float model
+    the card names beside the classifier."""
 
     def build() -> ExplainerLike:
+        from pneumo.errors import ModelNotFoundError
         from pneumo.model.gradcam import Explainer
+        from pneumo.model.locate import explainer_path
 
-        explainer: ExplainerLike = Explainer(model_path.parent / FLOAT_MODEL_NAME, card=card)
+        path = explainer_path(model_path, card)
+        if path is None:
+            raise ModelNotFoundError(f"{model_path}: its model card names no explain model")
+        explainer: ExplainerLike = Explainer(path, card=card)
         return explainer
 
     return build

@@ -36,7 +36,7 @@ DISPLAY_LEVELS = 4096
 
 
 class ExplainerLike(Protocol):
-    """What the viewer needs from :class:`pneumo.gradcam.Explainer`."""
+    """What the viewer needs from :class:`pneumo.model.gradcam.Explainer`."""
 
     def explain(self, model_input: np.ndarray) -> Any:
         """An object with ``heatmap`` (h, w) in [0, 1] and ``probability``."""
@@ -175,7 +175,7 @@ def scan_events(
 
 
 def load_model_events(model_path: Path, *, cancel: threading.Event) -> Iterator[Any]:
-    """Yield a loaded :class:`pneumo.runner.ModelRunner`, or the error's message."""
+    """Yield a loaded :class:`pneumo.model.runner.ModelRunner`, or the error's message."""
     from pneumo.model.runner import ModelRunner
 
     try:

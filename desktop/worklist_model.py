@@ -1,7 +1,7 @@
 """The worklist: one row per file, as a Qt table model plus a filter proxy.
 
 Rows are frozen :class:`WorklistRow` values wrapping the core
-:class:`~pneumo.records.ScanRecord`; the model only displays them. Rows are
+:class:`~pneumo.results.records.ScanRecord`; the model only displays them. Rows are
 added as *pending* when a scan finds a file and filled when its record arrives.
 """
 

@@ -351,6 +351,7 @@ def test_info_reports_each_files_own_test_metrics() -> None:
     from pneumo.commands.info import _test_metrics_of
     from pneumo.evaluation.metrics import compute_metrics
     from pneumo.model.card import ModelCard
+    from pneumo.model.card_sections import GateResult, ParityReport
     from pneumo.model.preprocess import Preprocessing
 
     y = np.array([0, 0, 1, 1, 1])
@@ -359,9 +360,11 @@ def test_info_reports_each_files_own_test_metrics() -> None:
     int8_m = compute_metrics(y, np.array([0.1, 0.2, 0.3, 0.8, 0.9]), 0.4)
     card = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(64),
                      metrics={"test": keras_m},
-                     extra={"parity": {"metrics": {"tflite_float": float_m.to_dict(),
-                                                   "tflite_int8": keras_m.to_dict()},
-                                       "tflite_int8_at_rederived_threshold": int8_m.to_dict()}})
+                     parity=ParityReport(
+                         data="test", n=5, threshold=0.5,
+                         metrics={"tflite_float": float_m, "tflite_int8": keras_m},
+                         agreement={}, max_abs_delta_probability={},
+                         gate=GateResult(0.0, 0.0), int8_at_own_threshold=int8_m))
     assert _test_metrics_of("model.keras", "keras", card) == keras_m.to_dict()
     assert _test_metrics_of("model_float.tflite", "float", card) == float_m.to_dict()
     assert _test_metrics_of("model.tflite", "int8", card) == int8_m.to_dict()

@@ -17,22 +17,17 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from convert.cli import FLOAT_FILE, INT8_FILE, PARITY_JSON, enforce_gate, main
+from convert.cli import main
 from convert.explain import heatmap_agreement, plan_explain, reference_gradcam
-from convert.parity import (
-    FLOAT,
-    INT8,
-    KERAS,
-    check_gate,
-    int8_threshold,
-    parity_report,
-    xnnpack_partitions,
-)
+from convert.parity import check_gate, int8_threshold, parity_report, xnnpack_partitions
+from convert.pipeline import PARITY_JSON, enforce_gate
 from pneumo.data.dataset import labels_of, list_examples, load_model_inputs
 from pneumo.errors import ModelError, ModelIntegrityError, UsageError
 from pneumo.evaluation.metrics import compute_metrics
 from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
+from pneumo.model.card_sections import FLOAT, INT8, KERAS
 from pneumo.model.gradcam import Explainer, normalise_heatmap
+from pneumo.model.locate import FLOAT_FILE, INT8_FILE
 from pneumo.model.preprocess import Preprocessing
 from pneumo.model.runner import ModelRunner
 
@@ -80,8 +75,8 @@ def test_convert_writes_both_models_card_and_parity(converted: Path, tiny_run: P
     training = ModelCard.load(tiny_run / CARD_FILENAME)
     assert card.preprocessing == training.preprocessing
     assert card.training == training.training
-    assert json.loads((converted / PARITY_JSON).read_text())["gate"] == \
-        card.extra["parity"]["gate"]
+    assert card.parity is not None
+    assert json.loads((converted / PARITY_JSON).read_text())["gate"] == card.parity.gate.to_dict()
     assert not list(converted.glob(".convert-*")), "staging folder left behind"
 
 
@@ -89,7 +84,8 @@ def test_int8_model_has_integer_input_and_no_float_layers(converted: Path) -> No
     card = _card(converted)
     runner = ModelRunner(converted / INT8_FILE, card)
     assert runner.is_quantised and runner.input_dtype in (np.int8, np.uint8)
-    q = card.extra["quantisation"]
+    q = card.quantisation
+    assert q is not None
     assert q["input"]["dtype"] in ("int8", "uint8") and q["input"]["scale"] > 0
     assert q["float_ops"] == ["LOGISTIC"]  # only the final sigmoid, after the int8 logit
     assert q["output"]["dtype"] == "float32"
@@ -131,7 +127,7 @@ def test_parity_report_on_the_synthetic_test_split(converted: Path,
     report = json.loads((converted / PARITY_JSON).read_text())
     assert Path(report["data"]) == synthetic_dataset / "test"
     assert report["n"] == len(list_examples(synthetic_dataset / "test"))
-    assert report["threshold"] == _card(converted).extra["thresholds"]["model.keras"]
+    assert report["threshold"] == _card(converted).thresholds["model.keras"]
     assert set(report["metrics"]) == {KERAS, FLOAT, INT8}
     m = report["metrics"]
     assert report["max_abs_delta_probability"][FLOAT] < 1e-4

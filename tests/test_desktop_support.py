@@ -20,6 +20,7 @@ import pytest
 
 from pneumo.evaluation.metrics import BinaryMetrics
 from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
+from pneumo.model.card_sections import TrainingRecord
 from pneumo.model.preprocess import Preprocessing
 from tests import tinymodel
 
@@ -84,7 +85,7 @@ def build_explainable_model(out_dir: Path, seed: int = 0) -> Path:
         preprocessing=Preprocessing(input_size=INPUT_SIZE),
         threshold=0.5,
         metrics={"test": metrics},
-        training={"train_images": 128, "validation_images": 0, "test_images": 40},
+        training=TrainingRecord(train_images=128, validation_images=0, test_images=40),
         files={name: sha256_file(out_dir / name) for name in ("model.tflite",
                                                               "model_float.tflite")},
     )

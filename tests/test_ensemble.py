@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -81,10 +82,10 @@ def test_ensemble_run_converts_and_classifies(tiny_run: Path, second_run: Path,
     card = ModelCard.load(out / CARD_FILENAME)
     members = [ModelCard.load(r / CARD_FILENAME) for r in (tiny_run, second_run)]
     assert card.architecture == "ensemble of 2 x pneumonet"
-    assert [m["seed"] for m in card.training["members"]] == [0, 1]
+    assert [m["seed"] for m in card.training.members] == [0, 1]
     assert card.preprocessing == members[0].preprocessing
-    assert (card.training["validation_file_list_sha256"]
-            == members[0].training["validation_file_list_sha256"])
+    assert (card.training.validation_file_list_sha256
+            == members[0].training.validation_file_list_sha256)
     assert card.metrics["validation"].n == members[0].metrics["validation"].n
     assert (out / "history_member1.csv").is_file()
     assert json.loads((out / "evaluation.json").read_text())["test"]["n"] == card.metrics[
@@ -98,8 +99,8 @@ def test_ensemble_run_converts_and_classifies(tiny_run: Path, second_run: Path,
     film = next((synthetic_dataset / "test" / "PNEUMONIA").glob("*.png"))
     prediction = runner.classify(load_image(film))
     assert 0.0 <= prediction.probability <= 1.0
-    explain = ModelCard.load(converted / CARD_FILENAME).extra["explain"]
-    assert explain["feature_shape"][-1] == 2 * 192
+    explain = ModelCard.load(converted / CARD_FILENAME).explain
+    assert explain is not None and explain.feature_shape[-1] == 2 * 192
 
 
 def test_members_with_different_validation_splits_are_refused(
@@ -109,7 +110,7 @@ def test_members_with_different_validation_splits_are_refused(
     other = tmp_path / "other_split"
     shutil.copytree(tiny_run, other)
     card = ModelCard.load(other / CARD_FILENAME)
-    training = {**card.training, "validation_file_list_sha256": "0" * 64}
+    training = dataclasses.replace(card.training, validation_file_list_sha256="0" * 64)
     card.with_updates(training=training).save(other / CARD_FILENAME)
     with pytest.raises(ModelError, match="validation split differs"):
         build_ensemble([tiny_run, other], synthetic_dataset, tmp_path / "out")

@@ -120,8 +120,8 @@ def test_temperature_recovers_the_scaling_of_overconfident_logits() -> None:
     assert fit_temperature(y, 3.0 * z) == pytest.approx(3.0, rel=0.05)
     assert fit_temperature(y, z) == pytest.approx(1.0, rel=0.05)
     report = calibration_report(y, sigmoid(3.0 * z), y, sigmoid(3.0 * z))
-    assert report["ece_validation_scaled"] < report["ece_validation"]  # type: ignore[operator]
-    assert report["applied"] is False
+    assert report.ece_validation_scaled < report.ece_validation
+    assert report.applied is False
     np.testing.assert_allclose(sigmoid(logit(np.array([0.1, 0.5, 0.9]))), [0.1, 0.5, 0.9])
 
 
@@ -145,17 +145,18 @@ def fitted_copy(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactor
 def test_fit_ood_writes_the_card_and_keeps_the_models_verifiable(fitted_copy: Path) -> None:
     card = ModelCard.load(fitted_copy / CARD_FILENAME)
     original = ModelCard.load(ASSETS / CARD_FILENAME)
-    model = OodModel.from_dict(card.extra["ood"])
-    assert model.fitted_on is not None and model.fitted_on["train"] == 30
-    assert model.threshold > 0 and card.extra["ood"]["measured"]["test_images"] > 0
-    assert {"ece_validation", "ece_test", "temperature"} <= set(card.extra["calibration"])
+    model = card.ood
+    assert model is not None and model.fitted_on is not None and model.fitted_on["train"] == 30
+    assert model.threshold > 0 and model.measured is not None
+    assert model.measured["test_images"] > 0
+    assert card.calibration is not None and card.calibration.ece_test is not None
+    assert card.calibration.temperature > 0
     assert card.files == original.files  # only the card changed
     for name in ("model.tflite", "model_float.tflite"):
         assert sha256_file(fitted_copy / name) == card.files[name]
     ModelRunner(fitted_copy / "model.tflite")  # verifies the sha256
-    mine = ("ood", "calibration")
-    assert {k: v for k, v in card.extra.items() if k not in mine} == \
-        {k: v for k, v in original.extra.items() if k not in mine}
+    assert card.with_updates(ood=None, calibration=None) == \
+        original.with_updates(ood=None, calibration=None)
 
 
 def _write_noise(folder: Path, count: int) -> None:
@@ -182,7 +183,7 @@ def test_scan_warns_on_noise_and_not_on_most_films(fitted_copy: Path,
 
 def test_scan_without_ood_in_the_card_adds_no_warning(tmp_path: Path) -> None:
     card = ModelCard.load(ASSETS / CARD_FILENAME) if (ASSETS / CARD_FILENAME).is_file() else None
-    if card is None or "ood" in card.extra:
+    if card is None or card.ood is not None:
         pytest.skip("needs the shipped models without an OOD model")
     _write_noise(tmp_path, 1)
     (record,) = scan([tmp_path], ModelRunner(ASSETS / "model.tflite"))
@@ -211,7 +212,8 @@ def test_fit_ood_on_the_tiny_converted_model(converted_dir: Path, synthetic_data
                                              tmp_path: Path) -> None:
     fitted = _fit_copy(converted_dir, synthetic_dataset, tmp_path / "fitted")
     card = ModelCard.load(fitted / CARD_FILENAME)
-    assert "ood" in card.extra and card.files == ModelCard.load(converted_dir / CARD_FILENAME).files
+    assert card.ood is not None
+    assert card.files == ModelCard.load(converted_dir / CARD_FILENAME).files
     runner = ModelRunner(fitted / "model.tflite")
     _write_noise(tmp_path / "noise", 2)
     records = list(scan([tmp_path / "noise", synthetic_dataset / "test"], runner))
@@ -274,15 +276,16 @@ def _synthetic_ood_inputs(films: np.ndarray, spec: Any) -> dict[str, np.ndarray]
 @pytest.mark.data
 def test_shipped_ood_rates_on_real_data(chest_xray_dir: Path) -> None:
     card = ModelCard.load(ASSETS / CARD_FILENAME)
-    if "ood" not in card.extra:
+    if card.ood is None:
         pytest.skip("assets/model_card.json has no OOD model yet "
                     "(run: pneumo fit-ood assets --data DATA_DIR)")
     from pneumo.data.dataset import list_examples, load_model_inputs
     from pneumo.model.gradcam import Explainer
     from pneumo.model.ood import embed
 
-    model = OodModel.from_dict(card.extra["ood"])
-    explainer = Explainer(ASSETS / card.extra["models"]["explain"])
+    model = card.ood
+    assert card.models.explain is not None
+    explainer = Explainer(ASSETS / card.models.explain)
     test = list_examples(chest_xray_dir / "test", card.labels)
     inputs = load_model_inputs([e.path for e in test], card.preprocessing)
     assert np.mean(model.distances(embed(explainer, inputs)) <= model.threshold) >= 0.97
@@ -309,7 +312,7 @@ def test_scan_of_a_mixed_folder_warns_or_refuses_each_odd_input(
     from pneumo.model.locate import assets_dir
     from tests import synth
 
-    if "ood" not in ModelCard.load(assets_dir() / "model_card.json").extra:
+    if ModelCard.load(assets_dir() / "model_card.json").ood is None:
         pytest.skip("the shipped card has no OOD model (run pneumo fit-ood)")
     film = np.asarray(Image.open(real_test_films[-1]).convert("L"))
     folder = tmp_path / "mixed"

@@ -160,7 +160,7 @@ def test_each_model_file_uses_its_own_threshold(tmp_path: Path) -> None:
 
     card = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(input_size=64),
                      threshold=0.8,
-                     extra={"thresholds": {"model.tflite": 0.8, "model_float.tflite": 0.9}})
+                     thresholds={"model.tflite": 0.8, "model_float.tflite": 0.9})
     assert card.threshold_for("model.tflite") == 0.8
     assert card.threshold_for(tmp_path / "model_float.tflite") == 0.9
     assert card.threshold_for("other.tflite") == 0.8

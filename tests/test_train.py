@@ -79,11 +79,11 @@ def test_tiny_default_run_writes_card_history_and_plots(tiny_run: Path) -> None:
     assert card.input_size == 64
     assert set(card.metrics) == {"validation", "test", "test_at_0.5"}
     assert card.metrics["validation"].sensitivity >= 0.95  # the threshold rule
-    assert card.training["fit_wall_time_s"] > 0
-    assert len(card.training["train_file_list_sha256"]) == 64
+    assert card.training.fit_wall_time_s > 0
+    assert len(card.training.train_file_list_sha256) == 64
     assert (tiny_run / "model.keras").is_file()
     history = (tiny_run / "history.csv").read_text().splitlines()
-    assert len(history) == 1 + card.training["epochs_run"]
+    assert len(history) == 1 + card.training.epochs_run
     for plot in ("learning_curves", "roc_test", "confusion_test"):
         assert (tiny_run / "plots" / f"{plot}.png").stat().st_size > 1000
     evaluation = json.loads((tiny_run / "evaluation.json").read_text())
@@ -101,7 +101,7 @@ def test_seed_architecture_trains_one_epoch(synthetic_dataset: Path, tmp_path: P
     card = train(synthetic_dataset, tmp_path, TrainConfig(
         architecture="seed", input_size=64, epochs=1, batch_size=16, warmup_epochs=0))
     assert card.architecture == "seed"
-    assert card.training["epochs_run"] == 1
+    assert card.training.epochs_run == 1
     assert 0.0 <= card.metrics["test"].auc <= 1.0
     assert (tmp_path / "model.keras").is_file()
 
@@ -180,7 +180,7 @@ def test_interrupted_training_resumes_from_its_backup(synthetic_dataset: Path, t
     assert "epoch 1/3" not in out and "epoch 3/3" in out  # only the missing epoch ran
     rows = (tmp_path / "history.csv").read_text().splitlines()
     assert len(rows) == 1 + 3  # header + epochs 1..3, nothing repeated
-    assert card.training["epochs_run"] == 3
+    assert card.training.epochs_run == 3
 
 
 def test_mirrored_strategy_trains(synthetic_dataset: Path, tmp_path: Path) -> None:
@@ -188,7 +188,7 @@ def test_mirrored_strategy_trains(synthetic_dataset: Path, tmp_path: Path) -> No
 
     card = train(synthetic_dataset, tmp_path, TrainConfig(
         input_size=64, epochs=1, batch_size=16, warmup_epochs=0, strategy="mirrored"))
-    assert card.training["config"]["strategy"] == "mirrored"
+    assert card.training.config["strategy"] == "mirrored"
     assert (tmp_path / "model.keras").is_file()
 
 
@@ -209,7 +209,7 @@ def test_split_seed_alone_decides_the_validation_split(synthetic_dataset: Path) 
 def test_new_runs_equalise_by_default(tiny_run: Path) -> None:
     card = ModelCard.load(tiny_run / "model_card.json")
     assert card.preprocessing.contrast == "equalize"
-    assert card.training["config"]["split_seed"] == 0
+    assert card.training.config["split_seed"] == 0
 
 
 @pytest.mark.parametrize("strength", ["standard", "strong", "wide"])
@@ -261,7 +261,7 @@ def test_ema_run_ships_the_weights_it_validated(synthetic_dataset: Path, tmp_pat
     config = fit.TrainConfig(input_size=64, epochs=3, batch_size=16, learning_rate=3e-3,
                              warmup_epochs=0, ema=0.9)
     card = fit.train(synthetic_dataset, tmp_path, config)
-    assert card.training["config"]["ema"] == 0.9
+    assert card.training.config["ema"] == 0.9
     history = list(csv.DictReader((tmp_path / "history.csv").open()))
     best = int(np.argmax([float(r["val_auc"]) for r in history]))
     splits = fit.find_splits(synthetic_dataset, config)

@@ -18,6 +18,7 @@ import argparse
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -74,8 +75,8 @@ def _check_same_split(cards: Sequence[ModelCard], runs: Sequence[Path]) -> None:
                              f"{runs[0]}'s {first.preprocessing}")
         if card.labels != first.labels:
             raise ModelError(f"{run}: labels {card.labels} differ from {runs[0]}'s")
-        mine = card.training.get("validation_file_list_sha256")
-        if mine is None or mine != first.training.get("validation_file_list_sha256"):
+        mine = card.training.validation_file_list_sha256
+        if mine is None or mine != first.training.validation_file_list_sha256:
             raise ModelError(f"{run}: its validation split differs from {runs[0]}'s; "
                              "train members with the same --split-seed and --val-fraction")
 
@@ -87,10 +88,10 @@ def build_ensemble(runs: Sequence[Path], data_dir: Path, out: Path) -> ModelCard
     cards = [ModelCard.load(run / CARD_FILENAME) for run in runs]
     _check_same_split(cards, runs)
     config_fields = set(TrainConfig.__dataclass_fields__)
-    saved = {k: v for k, v in cards[0].training.get("config", {}).items() if k in config_fields}
+    saved = {k: v for k, v in cards[0].training.config.items() if k in config_fields}
     config = TrainConfig(**saved)
     splits = find_splits(Path(data_dir), config)
-    if file_list_sha256(splits.val) != cards[0].training.get("validation_file_list_sha256"):
+    if file_list_sha256(splits.val) != cards[0].training.validation_file_list_sha256:
         raise DataError(f"{data_dir}: its validation split is not the one the members "
                         "were validated on (different data folder?)")
     model = merge_members([keras.models.load_model(run / "model.keras") for run in runs])
@@ -98,16 +99,16 @@ def build_ensemble(runs: Sequence[Path], data_dir: Path, out: Path) -> ModelCard
     model.save(out / "model.keras")
     spec = cards[0].preprocessing
     x_val = load_model_inputs([e.path for e in splits.val], spec, config.workers)
-    member_fit = sum(float(c.training.get("fit_wall_time_s", 0.0)) for c in cards)
-    training = {
-        **provenance(splits, config, 0, member_fit, member_fit + time.time() - started),
-        "members": [{"run": str(run), "name": card.name,
-                     "validation_auc": card.metrics["validation"].auc
-                     if "validation" in card.metrics else None,
-                     "seed": card.training.get("config", {}).get("seed"),
-                     "fit_wall_time_s": card.training.get("fit_wall_time_s")}
-                    for run, card in zip(runs, cards, strict=True)],
-    }
+    member_fit = sum(c.training.fit_wall_time_s or 0.0 for c in cards)
+    training = replace(
+        provenance(splits, config, 0, member_fit, member_fit + time.time() - started),
+        members=tuple({"run": str(run), "name": card.name,
+                       "validation_auc": card.metrics["validation"].auc
+                       if "validation" in card.metrics else None,
+                       "seed": card.training.config.get("seed"),
+                       "fit_wall_time_s": card.training.fit_wall_time_s}
+                      for run, card in zip(runs, cards, strict=True)),
+    )
     _copy_member_histories(runs, out)
     architecture = f"ensemble of {len(runs)} x {cards[0].architecture}"
     return score_and_write(model, out, splits, spec, x_val, config, training,

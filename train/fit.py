@@ -7,16 +7,15 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from pneumo.data.dataset import (
-    Example,
+    Splits,
     file_list_sha256,
     labels_of,
     list_examples,
@@ -26,6 +25,8 @@ from pneumo.data.dataset import (
 from pneumo.errors import DataError, UsageError
 from pneumo.evaluation.metrics import BinaryMetrics, choose_threshold, compute_metrics
 from pneumo.model.card import CARD_FILENAME, ModelCard
+from pneumo.model.card_sections import ModelFiles, SplitSpec, TrainingRecord
+from pneumo.model.locate import KERAS_FILE
 from pneumo.model.preprocess import Preprocessing
 from train.models import ARCHITECTURES, build_model
 from train.pipeline import class_weights, make_dataset
@@ -54,15 +55,6 @@ class TrainConfig:
     mixed_precision: bool = False
     weights: str | None = None
     workers: int = 2
-
-
-@dataclass(frozen=True)
-class Splits:
-    """The examples of each split used by a run."""
-
-    train: list[Example]
-    val: list[Example]
-    test: list[Example]
 
 
 def find_splits(data_dir: Path, config: TrainConfig) -> Splits:
@@ -196,11 +188,11 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
     model = export_model(model, config, input_size, run_dir / "model.keras")
 
     val_auc = _history_column(run_dir / "history.csv", "val_auc")  # all epochs, resumed too
-    training = {
-        **provenance(splits, config, len(val_auc), fit_seconds, time.time() - started),
-        "best_epoch": int(np.argmax(val_auc)) + 1 if val_auc else None,
-        "best_validation_auc_during_training": float(np.max(val_auc)) if val_auc else None,
-    }
+    training = replace(
+        provenance(splits, config, len(val_auc), fit_seconds, time.time() - started),
+        best_epoch=int(np.argmax(val_auc)) + 1 if val_auc else None,
+        best_validation_auc=float(np.max(val_auc)) if val_auc else None,
+    )
     return score_and_write(model, run_dir, splits, spec, x_val, config, training,
                            name=config.architecture, architecture=config.architecture)
 
@@ -212,7 +204,7 @@ def score_and_write(
     spec: Preprocessing,
     x_val: np.ndarray,
     config: TrainConfig,
-    training: dict[str, Any],
+    training: TrainingRecord,
     *,
     name: str,
     architecture: str,
@@ -241,9 +233,9 @@ def score_and_write(
         metrics=metrics,
         training=training,
         files={},
-        extra={"threshold_rule": f"highest validation specificity at sensitivity >= "
-                                 f"{config.min_sensitivity:.2f}",
-               "keras_model": "model.keras"},
+        threshold_rule=f"highest validation specificity at sensitivity >= "
+                       f"{config.min_sensitivity:.2f}",
+        models=ModelFiles(keras=KERAS_FILE),
     )
     card.save(run_dir / CARD_FILENAME)
     _write_reports(run_dir, card, reports)
@@ -274,28 +266,30 @@ def _history_column(history_csv: Path, column: str) -> list[float]:
 
 
 def provenance(splits: Splits, config: TrainConfig, epochs: int, fit_s: float,
-               total_s: float) -> dict[str, Any]:
-    """The card's ``training`` record: config, split sizes and hashes, times,
-    machine and software versions."""
-    return {
-        "config": asdict(config),
-        "train_images": len(splits.train),
-        "validation_images": len(splits.val),
-        "test_images": len(splits.test),
-        "train_file_list_sha256": file_list_sha256(splits.train),
-        "validation_file_list_sha256": file_list_sha256(splits.val),
-        "epochs_run": epochs,
-        "fit_wall_time_s": round(fit_s, 1),
-        "total_wall_time_s": round(total_s, 1),
-        "machine": f"{platform.machine()}, {_cpu_count()} CPU cores",
-        "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "software": {
+               total_s: float) -> TrainingRecord:
+    """The card's ``training`` record: split and rule, config, split sizes and
+    hashes, times, machine and software versions."""
+    return TrainingRecord(
+        split=SplitSpec(config.val_fraction, config.split_seed, config.seed),
+        min_sensitivity=config.min_sensitivity,
+        config=asdict(config),
+        train_images=len(splits.train),
+        validation_images=len(splits.val),
+        test_images=len(splits.test),
+        train_file_list_sha256=file_list_sha256(splits.train),
+        validation_file_list_sha256=file_list_sha256(splits.val),
+        epochs_run=epochs,
+        fit_wall_time_s=round(fit_s, 1),
+        total_wall_time_s=round(total_s, 1),
+        machine=f"{platform.machine()}, {_cpu_count()} CPU cores",
+        date=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        software={
             "python": sys.version.split()[0],
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
             "numpy": np.__version__,
         },
-    }
+    )
 
 
 def _cpu_count() -> int:

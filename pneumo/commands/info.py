@@ -11,6 +11,7 @@ from typing import Any
 from pneumo import __version__
 from pneumo.errors import ModelError
 from pneumo.model.card import ModelCard, sha256_file
+from pneumo.model.locate import KERAS_FILE
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,11 @@ def _test_metrics_of(name: str, kind: str, card: ModelCard | None) -> dict[str, 
     """
     if card is None:
         return None
-    parity = card.extra.get("parity", {})
-    by_kind = {
-        "keras": card.metrics["test"].to_dict() if "test" in card.metrics else None,
-        "float": parity.get("metrics", {}).get("tflite_float"),
-        "int8": parity.get("tflite_int8_at_rederived_threshold")
-        or parity.get("metrics", {}).get("tflite_int8"),
-    }
-    if name == card.extra.get("keras_model", "model.keras"):
-        kind = "keras"
-    metrics = by_kind.get(kind)
-    return dict(metrics) if isinstance(metrics, dict) else None
+    if name == (card.models.keras or KERAS_FILE) or kind == "keras":
+        keras = card.metrics.get("test")
+        return None if keras is None else keras.to_dict()
+    metrics = card.parity.metrics_of(kind) if card.parity is not None else None
+    return None if metrics is None else metrics.to_dict()
 
 
 def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:

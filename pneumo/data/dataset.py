@@ -141,14 +141,30 @@ def training_split(
 def card_training_split(
     data_dir: str | Path, card: ModelCard
 ) -> tuple[list[Example], list[Example]]:
-    """The (train, validation) split that ``card``'s training run used.
+    """The (train, validation) split that ``card``'s training run used
+    (:attr:`ModelCard.split`)."""
+    split = card.split
+    return training_split(data_dir, split.val_fraction, split.split_seed, card.labels)
 
-    Reads ``val_fraction`` and ``split_seed`` from ``card.training["config"]``;
-    cards from before ``split_seed`` existed split with ``seed``.
-    """
-    config = card.training.get("config", {})
-    seed = int(config.get("split_seed", config.get("seed", 0)))
-    return training_split(data_dir, float(config.get("val_fraction", 0.15)), seed, card.labels)
+
+@dataclass(frozen=True)
+class Splits:
+    """The examples of each split a stage uses: training side, validation side,
+    and a test or parity set (``test_source`` is where it came from)."""
+
+    train: list[Example]
+    val: list[Example]
+    test: list[Example]
+    test_source: Path | None = None
+
+
+def sample(examples: Sequence[Example], count: int, seed: int) -> list[Example]:
+    """At most ``count`` of ``examples``, drawn without replacement with ``seed``,
+    in their original order (all of them when there are no more than ``count``)."""
+    if len(examples) <= count:
+        return list(examples)
+    picks = np.random.default_rng(seed).choice(len(examples), size=count, replace=False)
+    return [examples[i] for i in sorted(picks)]
 
 
 def file_list_sha256(examples: Sequence[Example]) -> str:

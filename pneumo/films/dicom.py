@@ -63,7 +63,7 @@ class DicomImage:
 
     ``pixels`` is ``float32`` in ``[0, 1]``, bright = dense: ``(H, W)`` for
     grayscale, ``(H, W, 3)`` RGB for colour. ``fields`` holds keyword arguments
-    of :class:`pneumo.imaging.ImageMetadata` (DICOM attributes, ``None`` when
+    of :class:`pneumo.films.imaging.ImageMetadata` (DICOM attributes, ``None`` when
     absent).
     """
 

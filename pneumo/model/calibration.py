@@ -9,12 +9,15 @@ predicted probability per bin). :func:`fit_temperature` finds the temperature
 
 Applying a temperature changes every probability, so the decision threshold
 would have to be re-derived with it; the app does not apply it yet (the card
-only records it under ``extra["calibration"]``).
+only records it as :attr:`pneumo.model.card.ModelCard.calibration`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -92,21 +95,58 @@ def fit_temperature(y: np.ndarray, logits: np.ndarray, low: float = 0.05,
     return math.exp((a + b) / 2.0)
 
 
+@dataclass(frozen=True)
+class CalibrationReport:
+    """Expected calibration error of a classifier, before and after a temperature
+    fitted on validation (test figures are measured only, ``None`` without test)."""
+
+    bins: int
+    temperature: float
+    ece_validation: float
+    ece_validation_scaled: float
+    ece_test: float | None = None
+    ece_test_scaled: float | None = None
+    fitted_on: str = "validation"
+    applied: bool = False
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, as stored in the card."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CalibrationReport:
+        """Inverse of :meth:`to_dict`."""
+        def opt(key: str) -> float | None:
+            value = data.get(key)
+            return None if value is None else float(value)
+
+        return cls(bins=int(data["bins"]), temperature=float(data["temperature"]),
+                   ece_validation=float(data["ece_validation"]),
+                   ece_validation_scaled=float(data["ece_validation_scaled"]),
+                   ece_test=opt("ece_test"), ece_test_scaled=opt("ece_test_scaled"),
+                   fitted_on=str(data.get("fitted_on", "validation")),
+                   applied=bool(data.get("applied", False)),
+                   model=None if data.get("model") is None else str(data["model"]))
+
+
 def calibration_report(y_val: np.ndarray, p_val: np.ndarray, y_test: np.ndarray | None = None,
-                       p_test: np.ndarray | None = None, bins: int = 15) -> dict[str, object]:
+                       p_test: np.ndarray | None = None, bins: int = 15,
+                       model: str | None = None) -> CalibrationReport:
     """ECE before and after a temperature fitted on validation (test only measured)."""
     temperature = fit_temperature(y_val, logit(p_val))
-    report: dict[str, object] = {
-        "bins": bins,
-        "temperature": temperature,
-        "fitted_on": "validation",
-        "applied": False,
-        "ece_validation": expected_calibration_error(y_val, p_val, bins),
-        "ece_validation_scaled": expected_calibration_error(
-            y_val, sigmoid(logit(p_val) / temperature), bins),
-    }
+    ece_test = ece_test_scaled = None
     if y_test is not None and p_test is not None:
-        report["ece_test"] = expected_calibration_error(y_test, p_test, bins)
-        report["ece_test_scaled"] = expected_calibration_error(
+        ece_test = expected_calibration_error(y_test, p_test, bins)
+        ece_test_scaled = expected_calibration_error(
             y_test, sigmoid(logit(p_test) / temperature), bins)
-    return report
+    return CalibrationReport(
+        bins=bins,
+        temperature=temperature,
+        ece_validation=expected_calibration_error(y_val, p_val, bins),
+        ece_validation_scaled=expected_calibration_error(
+            y_val, sigmoid(logit(p_val) / temperature), bins),
+        ece_test=ece_test,
+        ece_test_scaled=ece_test_scaled,
+        model=model,
+    )

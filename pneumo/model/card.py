@@ -1,23 +1,47 @@
 """The model card: everything a stage needs to know about a model.
 
-Input size and preprocessing, labels, decision threshold, metrics, training
-provenance and the sha256 of each model file. Stored as JSON beside the models.
+Input size and preprocessing, labels, decision thresholds, metrics, training
+provenance, the sha256 of each model file, and what later stages add
+(conversion parity, the out-of-distribution model, calibration). Stored as JSON
+(:data:`CARD_FILENAME`) beside the models; every section is typed
+(:mod:`pneumo.model.card_sections`).
+
+Format versions: 1 (until 2026-12) kept everything after training in one
+untyped ``extra`` dict; 2 gives each section its own key. :meth:`ModelCard.load`
+reads both; :meth:`ModelCard.save` writes :data:`CARD_FORMAT_VERSION`. Keys a
+reader does not know stay in :attr:`ModelCard.extra` and are written back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pneumo.errors import ModelError
 from pneumo.evaluation.metrics import BinaryMetrics
+from pneumo.model.calibration import CalibrationReport
+from pneumo.model.card_sections import (
+    ExplainSpec,
+    ModelFiles,
+    ParityReport,
+    SplitSpec,
+    ThresholdDecision,
+    TrainingRecord,
+)
+from pneumo.model.ood import OodModel
 from pneumo.model.preprocess import Preprocessing
 
 CARD_FILENAME = "model_card.json"
+CARD_FORMAT_VERSION = 2
 LABELS = ("NORMAL", "PNEUMONIA")
+
+# Format-1 ``extra`` keys that became typed fields in format 2.
+_V1_TYPED = ("threshold_rule", "keras_model", "models", "thresholds", "int8_threshold",
+             "explain", "quantisation", "conversion", "parity", "ood", "calibration")
 
 
 @dataclass(frozen=True)
@@ -29,25 +53,39 @@ class ModelCard:
     preprocessing: Preprocessing
     threshold: float = 0.5
     labels: tuple[str, str] = LABELS
-    metrics: dict[str, BinaryMetrics] = field(default_factory=dict)
-    training: dict[str, Any] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, BinaryMetrics] = field(default_factory=dict)
+    training: TrainingRecord = field(default_factory=TrainingRecord)
+    files: Mapping[str, str] = field(default_factory=dict)
+    threshold_rule: str | None = None
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+    models: ModelFiles = field(default_factory=ModelFiles)
+    int8_threshold: ThresholdDecision | None = None
+    explain: ExplainSpec | None = None
+    quantisation: Mapping[str, Any] | None = None
+    conversion: Mapping[str, Any] | None = None
+    parity: ParityReport | None = None
+    ood: OodModel | None = None
+    calibration: CalibrationReport | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def input_size(self) -> int:
         """Side of the square model input, in pixels."""
         return self.preprocessing.input_size
 
+    @property
+    def split(self) -> SplitSpec:
+        """The training run's patient split (every stage recovers it from here)."""
+        return self.training.split
+
     def threshold_for(self, model_file: str | Path) -> float:
         """The decision threshold of one model file.
 
         Conversion may re-derive the int8 model's threshold on validation; it
-        records one per file under ``extra["thresholds"]``. Other files use
+        records one per file in :attr:`thresholds`. Other files use
         :attr:`threshold`.
         """
-        per_file = self.extra.get("thresholds", {})
-        return float(per_file.get(Path(model_file).name, self.threshold))
+        return float(self.thresholds.get(Path(model_file).name, self.threshold))
 
     def label_for(self, probability: float, threshold: float | None = None) -> str:
         """NORMAL or PNEUMONIA for a pneumonia probability."""
@@ -59,25 +97,49 @@ class ModelCard:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (format :data:`CARD_FORMAT_VERSION`)."""
+        def opt(section: Any) -> Any:
+            return None if section is None else section.to_dict()
+
         return {
+            "format_version": CARD_FORMAT_VERSION,
             "name": self.name,
             "architecture": self.architecture,
             "preprocessing": self.preprocessing.to_dict(),
             "threshold": self.threshold,
             "labels": list(self.labels),
             "metrics": {k: m.to_dict() for k, m in self.metrics.items()},
-            "training": self.training,
-            "files": self.files,
-            "extra": self.extra,
+            "training": self.training.to_dict(),
+            "files": dict(self.files),
+            "threshold_rule": self.threshold_rule,
+            "thresholds": dict(self.thresholds),
+            "models": self.models.to_dict(),
+            "int8_threshold": opt(self.int8_threshold),
+            "explain": opt(self.explain),
+            "quantisation": None if self.quantisation is None else dict(self.quantisation),
+            "conversion": None if self.conversion is None else dict(self.conversion),
+            "parity": opt(self.parity),
+            "ood": opt(self.ood),
+            "calibration": opt(self.calibration),
+            "extra": dict(self.extra),
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
-        """Inverse of :meth:`to_dict`."""
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelCard:
+        """Inverse of :meth:`to_dict`; reads every earlier format too."""
+        version = int(data.get("format_version", 1))
+        if version > CARD_FORMAT_VERSION:
+            raise ModelError(f"model card format {version} is newer than this PneumoScan "
+                             f"reads ({CARD_FORMAT_VERSION}): update PneumoScan")
+        sections = dict(data) if version >= 2 else _sections_of_v1(data)
         labels = tuple(data.get("labels", LABELS))
         if len(labels) != 2:
             raise ModelError("model card: 'labels' must name exactly two classes")
+
+        def opt(key: str, kind: Any) -> Any:
+            value = sections.get(key)
+            return None if value is None else kind.from_dict(value)
+
         return cls(
             name=str(data["name"]),
             architecture=str(data["architecture"]),
@@ -85,9 +147,19 @@ class ModelCard:
             threshold=float(data.get("threshold", 0.5)),
             labels=(str(labels[0]), str(labels[1])),
             metrics={k: BinaryMetrics.from_dict(v) for k, v in data.get("metrics", {}).items()},
-            training=dict(data.get("training", {})),
-            files=dict(data.get("files", {})),
-            extra=dict(data.get("extra", {})),
+            training=TrainingRecord.from_dict(data.get("training", {})),
+            files={str(k): str(v) for k, v in data.get("files", {}).items()},
+            threshold_rule=_str_or_none(sections.get("threshold_rule")),
+            thresholds={str(k): float(v) for k, v in (sections.get("thresholds") or {}).items()},
+            models=ModelFiles.from_dict(sections.get("models") or {}),
+            int8_threshold=opt("int8_threshold", ThresholdDecision),
+            explain=opt("explain", ExplainSpec),
+            quantisation=sections.get("quantisation"),
+            conversion=sections.get("conversion"),
+            parity=opt("parity", ParityReport),
+            ood=opt("ood", OodModel),
+            calibration=opt("calibration", CalibrationReport),
+            extra=dict(sections.get("extra") or {}),
         )
 
     def save(self, path: str | Path) -> None:
@@ -105,8 +177,27 @@ class ModelCard:
             return cls.from_dict(data)
         except FileNotFoundError:
             raise ModelError(f"{path}: model card not found") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+        except ModelError as exc:
+            raise ModelError(f"{path}: {exc}") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ModelError(f"{path}: invalid model card ({exc})") from None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _sections_of_v1(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Format 1 kept the later sections in ``extra``: lift them out."""
+    extra = dict(data.get("extra", {}))
+    sections = {key: extra.pop(key) for key in _V1_TYPED if key in extra}
+    models = dict(sections.pop("models", None) or {})
+    keras = sections.pop("keras_model", None)
+    if keras is not None:
+        models.setdefault("keras", keras)
+    sections["models"] = models
+    sections["extra"] = extra
+    return sections
 
 
 def sha256_file(path: str | Path) -> str:

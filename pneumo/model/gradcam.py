@@ -8,7 +8,7 @@ The rest is numpy/OpenCV: :func:`normalise_heatmap` to ``[0, 1]``,
 :func:`heatmap_to_image_size` and the colour-mapped overlays
 :func:`colorize_heatmap` and :func:`overlay_rgba`.
 
-Like :class:`~pneumo.runner.ModelRunner` (whose sha256 check and loader it
+Like :class:`~pneumo.model.runner.ModelRunner` (whose sha256 check and loader it
 uses), an explainer is not thread-safe: one explainer per thread.
 """
 

@@ -2,7 +2,7 @@
 
 One place reads a model's bytes, checks them against the model card's sha256
 and hands those same bytes to the interpreter, for both the classifier
-(:class:`pneumo.runner.ModelRunner`) and the Grad-CAM explainer.
+(:class:`pneumo.model.runner.ModelRunner`) and the Grad-CAM explainer.
 """
 
 from __future__ import annotations

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pneumo.errors import ModelNotFoundError
 
+if TYPE_CHECKING:
+    from pneumo.model.card import ModelCard
+
 ASSETS_ENV = "PNEUMO_ASSETS"
 MODEL_ENV = "PNEUMO_MODEL"
-DEFAULT_MODEL_NAME = "model.tflite"
+#: File names ``pneumo convert`` writes: the int8 classifier, the float model
+#: with the ``explain`` signature, and the Keras source model.
+INT8_FILE, FLOAT_FILE, KERAS_FILE = "model.tflite", "model_float.tflite", "model.keras"
+DEFAULT_MODEL_NAME = INT8_FILE
 #: Model file kinds listed by ``pneumo info``.
 MODEL_SUFFIXES = (".tflite", ".keras")
 HOW_TO_GET_A_MODEL = "run `pneumo train` then `pneumo convert`, or pass --model"
@@ -51,3 +58,16 @@ def shipped_models(folder: Path | None = None) -> list[Path]:
         for p in root.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in MODEL_SUFFIXES
     )
+
+
+def explainer_path(model_path: str | Path, card: ModelCard) -> Path | None:
+    """The float model with the Grad-CAM ``explain`` signature for a classifier:
+    the card's ``models.explain`` file beside ``model_path``, else
+    :data:`FLOAT_FILE` when the classifier itself is not that file; ``None``
+    when the card says there is none."""
+    folder = Path(model_path).parent
+    if card.models.explain is not None:
+        return folder / card.models.explain
+    if card.models.classify is not None:
+        return None  # a converted card that lists no explainer
+    return folder / FLOAT_FILE

@@ -11,14 +11,15 @@ Storage stays small: the covariance is kept as its top ``rank`` principal
 directions plus one residual variance for the rest (probabilistic PCA), so
 the distance still sees every direction but the card holds ``rank * d``
 numbers, not ``d * d``; arrays are stored as base64 little-endian float32
-(one line each in the card). The fitted model lives in ``card.extra["ood"]``.
+(one line each in the card). The fitted model lives in the card's ``ood``
+section (:attr:`pneumo.model.card.ModelCard.ood`).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ import numpy as np
 from pneumo.errors import ModelError
 
 if TYPE_CHECKING:
+    from pneumo.model.calibration import CalibrationReport
     from pneumo.model.gradcam import Explainer
     from pneumo.model.runner import ModelRunner
 
@@ -39,7 +41,7 @@ DEFAULT_RANK = 128
 _SHRINK = 1e-3  # ridge on the covariance, relative to its mean eigenvalue
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OodModel:
     """Class means (k, d), principal directions (r, d), their variances (r,),
     the residual variance, the distance threshold and how it was set."""
@@ -51,6 +53,13 @@ class OodModel:
     threshold: float
     pass_rate: float = 0.99
     fitted_on: dict[str, Any] | None = None
+    measured: dict[str, Any] | None = None
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the stored forms are (arrays compare by value)."""
+        return isinstance(other, OodModel) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def dim(self) -> int:
@@ -96,10 +105,11 @@ class OodModel:
             "components": _floats(self.components),
             "variances": _floats(self.variances),
             "fitted_on": dict(self.fitted_on or {}),
+            "measured": None if self.measured is None else dict(self.measured),
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OodModel:
+    def from_dict(cls, data: Mapping[str, Any]) -> OodModel:
         """Inverse of :meth:`to_dict`; a malformed entry raises :class:`ModelError`."""
         try:
             if data.get("kind") != KIND:
@@ -111,7 +121,9 @@ class OodModel:
                         residual_variance=float(data["residual_variance"]),
                         threshold=float(data["threshold"]),
                         pass_rate=float(data.get("pass_rate", 0.99)),
-                        fitted_on=dict(data.get("fitted_on", {})))
+                        fitted_on=dict(data.get("fitted_on", {})),
+                        measured=None if data.get("measured") is None
+                        else dict(data["measured"]))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ModelError(f"model card: invalid 'ood' entry ({exc})") from None
         d = means.shape[1] if means.ndim == 2 else -1
@@ -177,17 +189,17 @@ class OodCheck:
     def for_runner(cls, runner: ModelRunner) -> OodCheck | None:
         """The check for ``runner``'s card, or ``None`` when the card has no
         OOD model or the float explain model is not beside the classifier."""
+        from pneumo.model.locate import explainer_path
+
         card = runner.card
-        entry = card.extra.get("ood")
-        name = card.extra.get("models", {}).get("explain")
-        if not isinstance(entry, dict) or not name:
+        if card.ood is None:
             return None
-        path = Path(runner.model_path).parent / str(name)
-        if not path.is_file():
+        path = explainer_path(runner.model_path, card)
+        if path is None or not path.is_file():
             return None
         from pneumo.model.gradcam import Explainer
 
-        return cls(OodModel.from_dict(entry), Explainer(path, card, num_threads=2))
+        return cls(card.ood, Explainer(path, card, num_threads=2))
 
     def warnings_for(self, model_input: np.ndarray) -> tuple[str, ...]:
         """``()`` for a usual image, else the one OOD warning."""
@@ -202,37 +214,35 @@ def embed(explainer: Explainer, inputs: Sequence[np.ndarray] | np.ndarray) -> np
 
 def fit_card_ood(assets_dir: str | Path, data_dir: str | Path, *, limit: int | None = None,
                  pass_rate: float = 0.99, workers: int = 2,
-                 log: Any = None) -> dict[str, Any]:
+                 log: Any = None) -> tuple[OodModel, CalibrationReport]:
     """Fit the OOD model (and measure calibration) for the models in ``assets_dir``
-    and write it into their card; returns the new ``extra`` entries.
+    and write both into their card; returns them.
 
     Embeddings come from the float model's ``explain`` signature on the training
-    side of the card's patient split (seed and validation fraction from
-    ``card.training["config"]``, at most ``limit`` images, drawn with that seed)
-    and on the validation side (plus ``DATA/val`` when present), which sets the
-    threshold. Calibration (ECE, temperature) is measured on the classifier's
-    validation probabilities, and on ``DATA/test`` when present (measured only).
-    The model files are not touched, so their sha256 entries stay valid.
+    side of the card's patient split (at most ``limit`` images, drawn with the
+    split's sampling seed) and on the validation side (plus ``DATA/val`` when
+    present), which sets the threshold. Calibration (ECE, temperature) is
+    measured on the classifier's validation probabilities, and on ``DATA/test``
+    when present (measured only). The model files are not touched, so their
+    sha256 entries stay valid.
     """
-    from pneumo.data.dataset import card_training_split, labels_of, list_examples
+    from pneumo.data.dataset import card_training_split, labels_of, list_examples, sample
     from pneumo.errors import DataError
     from pneumo.model.calibration import calibration_report
     from pneumo.model.card import CARD_FILENAME, ModelCard
     from pneumo.model.gradcam import Explainer
+    from pneumo.model.locate import FLOAT_FILE, INT8_FILE
     from pneumo.model.runner import ModelRunner
 
     assets, data = Path(assets_dir), Path(data_dir)
     card_path = assets / CARD_FILENAME
     card = ModelCard.load(card_path)
-    names = card.extra.get("models", {})
-    explainer = Explainer(assets / str(names.get("explain", "model_float.tflite")), card)
-    classifier = ModelRunner(assets / str(names.get("classify", "model.tflite")), card)
-    config = card.training.get("config", {})
-    seed = int(config.get("seed", 0))
+    explainer = Explainer(assets / (card.models.explain or FLOAT_FILE), card)
+    classifier = ModelRunner(assets / (card.models.classify or INT8_FILE), card)
+    seed = card.split.sampling_seed
     train, val = card_training_split(data, card)
-    if limit is not None and len(train) > limit:
-        picks = np.random.default_rng(seed).choice(len(train), size=limit, replace=False)
-        train = [train[i] for i in sorted(picks)]
+    if limit is not None:
+        train = sample(train, limit, seed)
     if len(train) < 4 or not val:
         raise DataError(f"{data}: too few images to fit ({len(train)} train, {len(val)} val)")
     say = log or (lambda _msg: None)
@@ -240,22 +250,23 @@ def fit_card_ood(assets_dir: str | Path, data_dir: str | Path, *, limit: int | N
     train_emb, _ = _embed_paths(explainer, None, [e.path for e in train], workers)
     val_emb, val_p = _embed_paths(explainer, classifier, [e.path for e in val], workers)
     model = fit_ood(train_emb, labels_of(train), val_emb, pass_rate=pass_rate)
-    entry = model.to_dict()
-    entry["fitted_on"].update({"data": str(data), "split": "card's patient split, seed "
-                               f"{seed}; threshold from validation", "model": explainer.model_path.name})
+    fitted_on = {**(model.fitted_on or {}), "data": str(data), "model": explainer.model_path.name,
+                 "split": f"card's patient split, seed {card.split.split_seed}; "
+                          "threshold from validation"}
     test_y = test_p = None
+    measured = None
     if (data / "test").is_dir():
         test = list_examples(data / "test", card.labels)
         test_emb, test_p = _embed_paths(explainer, classifier, [e.path for e in test], workers)
         test_y = labels_of(test)
-        entry["measured"] = {"test_images": len(test), "test_pass_rate": float(
+        measured = {"test_images": len(test), "test_pass_rate": float(
             np.mean(model.distances(test_emb) <= model.threshold))}
-    calibration = calibration_report(labels_of(val), val_p, test_y, test_p)
-    calibration["model"] = classifier.model_path.name
-    extra = dict(card.extra, ood=entry, calibration=calibration)
-    card.with_updates(extra=extra).save(card_path)
+    model = replace(model, fitted_on=fitted_on, measured=measured)
+    calibration = calibration_report(labels_of(val), val_p, test_y, test_p,
+                                     model=classifier.model_path.name)
+    card.with_updates(ood=model, calibration=calibration).save(card_path)
     say(f"wrote {card_path}: OOD threshold {model.threshold:.2f}")
-    return {"ood": entry, "calibration": calibration}
+    return model, calibration
 
 
 def _embed_paths(explainer: Explainer, classifier: ModelRunner | None, paths: Sequence[Path],

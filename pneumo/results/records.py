@@ -19,7 +19,7 @@ from pneumo.films.imaging import ImageMetadata
 
 #: Fields that identify the patient, left out of exports by default.
 IDENTIFIER_FIELDS = ("patient_id", "patient_name")
-#: Fields copied from :class:`~pneumo.imaging.ImageMetadata`.
+#: Fields copied from :class:`~pneumo.films.imaging.ImageMetadata`.
 METADATA_FIELDS = (
     "patient_id",
     "patient_name",
