@@ -19,11 +19,11 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.crash import ErrorReporter
-from desktop.image_panel import NORMAL_NOTE
 from desktop.main_window import MainWindow
 from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.worklist_model import COL_PATIENT, COL_PROBABILITY, COL_WARNINGS
+from pneumo.results.display import held_back_note
 from tests.test_desktop_support import (  # noqa: F401
     explainable_model,
     film,
@@ -156,7 +156,9 @@ def test_normal_result_hides_heat_map_unless_asked(qtbot, window: MainWindow,
     panel = window.image_panel
     assert "NORMAL" in panel.banner.text()
     assert not panel.overlay_shown()
-    assert panel.overlay_note.text() == NORMAL_NOTE and not panel.overlay_note.isHidden()
+    note = held_back_note(window.session.worklist.labels)
+    assert "NORMAL" in note
+    assert panel.overlay_note.text() == note and not panel.overlay_note.isHidden()
     assert not panel.show_anyway.isHidden()
     panel.show_anyway.setChecked(True)
     assert panel.overlay_shown() == panel.viewer.has_overlay()
