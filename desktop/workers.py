@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from desktop.viewer import DISPLAY_LEVELS
 from pneumo.errors import PneumoError
 from pneumo.films.imaging import LoadedImage
 from pneumo.results.records import ScanRecord
@@ -39,8 +40,6 @@ if TYPE_CHECKING:
 E = TypeVar("E")
 FILE_BATCH = 200
 """Files announced per ``list[Path]`` event while a scan enumerates folders."""
-DISPLAY_LEVELS = 4096
-"""Grey levels of the display copy of an image (window/level is a LUT over them)."""
 
 
 class ExplainerLike(Protocol):

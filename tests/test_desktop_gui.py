@@ -24,12 +24,7 @@ from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.worklist_model import COL_PATIENT, COL_PROBABILITY, COL_WARNINGS
 from pneumo.results.display import held_back_note
-from tests.test_desktop_support import (  # noqa: F401
-    explainable_model,
-    film,
-    make_folder,
-    write_png,
-)
+from tests.test_desktop_support import film, make_folder, write_png
 
 
 def pixels(image: QImage) -> np.ndarray:
@@ -57,7 +52,7 @@ def make_window(qtbot, tmp_path: Path, model: Path | None, error: str | None = N
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path: Path, explainable_model: Path) -> Iterator[MainWindow]:  # noqa: F811
+def window(qtbot, tmp_path: Path, explainable_model: Path) -> Iterator[MainWindow]:
     win = make_window(qtbot, tmp_path, explainable_model)
     assert win.session.runner is not None, win.session.model_error
     yield win
@@ -391,7 +386,7 @@ def test_real_key_presses_and_wheel(qtbot, window: MainWindow, folder: dict[str,
 
 
 def test_inference_never_runs_on_the_gui_thread(qtbot, tmp_path: Path, folder: dict[str, Path],
-                                                explainable_model: Path,  # noqa: F811
+                                                explainable_model: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 

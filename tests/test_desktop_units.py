@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 
 from desktop.settings import AppSettings
 from desktop.tags_panel import tag_rows
-from desktop.viewer import window_lut
+from desktop.viewer import DISPLAY_LEVELS, window_lut
 from desktop.workers import (
     DisplayImage,
     ExplainerHolder,
@@ -109,7 +109,7 @@ def test_scan_events_without_model_and_cancel(tmp_path: Path) -> None:
 def test_display_levels_and_window_lut() -> None:
     pixels = np.linspace(0, 1, 10000, dtype=np.float32).reshape(100, 100)
     levels, (width, centre) = display_levels(pixels)
-    assert levels.dtype == np.uint16 and levels.max() == 4095
+    assert levels.dtype == np.uint16 and levels.max() == DISPLAY_LEVELS - 1 == 4095
     assert width == pytest.approx(0.98, abs=0.01) and centre == pytest.approx(0.5, abs=0.01)
     lut = window_lut(0.5, 0.5, 4096, invert=False)
     assert lut[0] == 0 and lut[-1] == 255 and lut[2048] == 128
