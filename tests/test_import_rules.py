@@ -282,7 +282,7 @@ def test_core_import_loads_no_heavy_modules() -> None:
     code = (
         "import sys, json\n"
         "import pneumo, pneumo.cli, pneumo.scanning.pipeline, pneumo.model.runner, pneumo.films.imaging\n"
-        "import pneumo.checks.gate, pneumo.results.records, pneumo.model.locate, pneumo.util.progress\n"
+        "import pneumo.checks.gate, pneumo.results.records, pneumo.model.locate, pneumo.util.atomic\n"
         "import pneumo.results.display\n"
         "heavy = ('PySide6', 'tensorflow', 'keras', 'train', 'convert', 'desktop')\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
