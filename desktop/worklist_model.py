@@ -22,7 +22,8 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QIcon
+from PySide6.QtWidgets import QApplication, QStyle
 
 from pneumo.model.card import LABELS, ModelCard
 from pneumo.results.display import (
@@ -30,10 +31,11 @@ from pneumo.results.display import (
     RowFilter,
     RowState,
     filter_accepts,
+    has_warnings,
     patient_text,
+    result_text,
     row_state,
     state_name,
-    state_text,
     study_text,
 )
 from pneumo.results.records import ScanRecord
@@ -52,6 +54,12 @@ COLOURS = {
     RowState.NEGATIVE: ("#ffffff", "#2e7d32"),
     RowState.ERROR: ("#000000", "#f9a825"),
 }
+#: Colours of a result that comes with a warning: washed out, the label's colour as text
+#: (the row also has a warning icon and the word "unreliable", not only colour).
+UNRELIABLE_COLOURS = {
+    RowState.POSITIVE: ("#8c1d18", "#f6dcd9"),
+    RowState.NEGATIVE: ("#1e5b22", "#dcebdd"),
+}
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -69,6 +77,11 @@ class WorklistRow:
     def state(self) -> RowState:
         """Pending, cancelled, error, negative or positive."""
         return row_state(self.record, self.labels, self.cancelled)
+
+    @property
+    def unreliable(self) -> bool:
+        """True for a result that comes with a warning (drawn with an icon and a word)."""
+        return self.record is not None and self.record.unreliable
 
     @property
     def status(self) -> str:
@@ -130,11 +143,13 @@ class WorklistModel(QAbstractTableModel):
             return self._text(row, col).lower()
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, col)
+        if col == COL_RESULT and role == Qt.ItemDataRole.DecorationRole:
+            return _warning_icon() if row.unreliable else None
         if col == COL_RESULT and role in (
             Qt.ItemDataRole.ForegroundRole,
             Qt.ItemDataRole.BackgroundRole,
         ):
-            colours = COLOURS.get(row.state)
+            colours = (UNRELIABLE_COLOURS if row.unreliable else COLOURS).get(row.state)
             if colours is None:
                 return None
             fg, bg = colours
@@ -249,7 +264,7 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_STUDY:
             return study_text(rec)
         if col == COL_RESULT:
-            return state_text(row.state, row.labels)
+            return result_text(rec, row.labels, row.cancelled)
         if col == COL_PROBABILITY:
             return "" if rec is None or rec.probability is None else f"{rec.probability:.3f}"
         if col == COL_WARNINGS:
@@ -262,6 +277,14 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_FILE:
             return str(row.path)
         return self._text(row, col)
+
+
+def _warning_icon() -> QIcon:
+    """The style's standard warning icon (a null icon without an application)."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        return QIcon()
+    return app.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
 
 
 class WorklistFilter(QSortFilterProxyModel):
@@ -290,8 +313,7 @@ class WorklistFilter(QSortFilterProxyModel):
         row = model.index(source_row, 0, source_parent).data(ROW_ROLE)
         if not isinstance(row, WorklistRow):
             return True
-        warned = row.record is not None and bool(row.record.warnings)
-        if not filter_accepts(self._category, row.state, warned):
+        if not filter_accepts(self._category, row.state, has_warnings(row.record)):
             return False
         if not self._text:
             return True
