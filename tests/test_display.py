@@ -131,8 +131,8 @@ def test_reasons_name_each_rule_with_its_figures() -> None:
     both = _flagged(0.2, population_score=0.97, population_threshold=0.65, ood_score=25.0,
                     ood_threshold=18.3)
     assert reasons(both) == (
-        "the film does not look like the training children aged 1 to 5 "
-        "(population score 0.97 > 0.65)",
+        ("the film does not look like the training children aged 1 to 5 "
+        "(population score 0.97 > 0.65)"),
         "unusual image for this model (out-of-distribution score 25.0 > 18.3)",
         "a sentence from the check")
     old = _flagged(0.2, age_years=45.0)

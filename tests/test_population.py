@@ -252,3 +252,25 @@ def test_transformed_films_keep_their_side(nih_dir: Path, chest_xray_dir: Path,
     kermany = [e.path for e in list_examples(chest_xray_dir / "test")][::4]
     assert _population_flag_rate(runner, _variants(nih, tmp_path / "nih", 1)) >= 0.85
     assert _population_flag_rate(runner, _variants(kermany, tmp_path / "kermany", 2)) <= 0.08
+
+
+@pytest.mark.data
+def test_evaluate_reports_the_issue_targets_for_both_domains(
+        nih_dir: Path, chest_xray_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``pneumo evaluate`` on both test splits, through the scan and its checks."""
+    import json
+
+    _shipped_runner()
+    assert main(["evaluate", str(chest_xray_dir), str(nih_dir), "--json", "-"]) == 0
+    kermany, nih = json.loads(capsys.readouterr().out)["domains"]
+    k, n = kermany["reliability"], nih["reliability"]
+    assert (k["films"], n["films"]) == (624, 296)
+    assert n["silent_error_rate"] <= 0.05  # README: 0.7 %
+    assert k["silent_error_rate"] <= 0.091  # README: 8.8 %
+    assert k["answered_share"] >= 0.95 and kermany["accuracy"] >= 0.90  # 96.8 %, 0.909
+    assert k["silent_errors"] == k["answered_without_warning"] - round(
+        k["unflagged_metrics"]["accuracy"] * k["answered_without_warning"])
+    assert main(["evaluate", str(chest_xray_dir), str(nih_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "| silent-error rate (wrong with no warning, of all films) |" in table
+    assert "chest_xray/test (624)" in table and "nih_cxr8_sample/test (296)" in table
