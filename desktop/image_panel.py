@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.result_style import COLOURS, UNRELIABLE_COLOURS
 from desktop.viewer import PRESETS, ImageViewer
-from desktop.worklist_model import COLOURS, UNRELIABLE_COLOURS
 from pneumo.results.display import NO_SELECTION, HeatmapPolicy, ResultView
 
 _NEUTRAL = ("#e0e0e0", "#37474f")

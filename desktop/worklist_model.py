@@ -22,9 +22,9 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QIcon
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtGui import QBrush, QColor
 
+from desktop.result_style import COLOURS, UNRELIABLE_COLOURS, warning_icon
 from pneumo.model.card import LABELS, ModelCard
 from pneumo.results.display import (
     Labels,
@@ -48,18 +48,6 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("File", "Result", "Probability", "Patient", "Study", "Warnings")
 COL_FILE, COL_RESULT, COL_PROBABILITY, COL_PATIENT, COL_STUDY, COL_WARNINGS = range(6)
 
-#: Result colours: (text, background).
-COLOURS = {
-    RowState.POSITIVE: ("#ffffff", "#b3261e"),
-    RowState.NEGATIVE: ("#ffffff", "#2e7d32"),
-    RowState.ERROR: ("#000000", "#f9a825"),
-}
-#: Colours of a result that comes with a warning: washed out, the label's colour as text
-#: (the row also has a warning icon and the word "unreliable", not only colour).
-UNRELIABLE_COLOURS = {
-    RowState.POSITIVE: ("#8c1d18", "#f6dcd9"),
-    RowState.NEGATIVE: ("#1e5b22", "#dcebdd"),
-}
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -144,7 +132,7 @@ class WorklistModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, col)
         if col == COL_RESULT and role == Qt.ItemDataRole.DecorationRole:
-            return _warning_icon() if row.unreliable else None
+            return warning_icon() if row.unreliable else None
         if col == COL_RESULT and role in (
             Qt.ItemDataRole.ForegroundRole,
             Qt.ItemDataRole.BackgroundRole,
@@ -277,14 +265,6 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_FILE:
             return str(row.path)
         return self._text(row, col)
-
-
-def _warning_icon() -> QIcon:
-    """The style's standard warning icon (a null icon without an application)."""
-    app = QApplication.instance()
-    if not isinstance(app, QApplication):
-        return QIcon()
-    return app.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
 
 
 class WorklistFilter(QSortFilterProxyModel):
