@@ -13,12 +13,19 @@ setup(
     packages=[
         *find_packages(include=["pneumo", "pneumo.*", "train", "train.*", "convert",
                                 "convert.*", "desktop", "desktop.*"]),
+        # data folders, listed so that setuptools ships them without a warning
+        "pneumo.selftest.data",
         "pneumo_assets",
+        "pneumo_assets.plots",
+        "pneumo_assets.samples",
+        "desktop.icons",
     ],
     package_dir={"pneumo_assets": "assets"},
     package_data={
-        "pneumo_assets": ["*.json", "*.md", "*.tflite", "*.keras", "plots/*.png", "samples/*"],
-        "pneumo.selftest": ["films/*.dcm"],
-        "desktop": ["icons/*.png"],
+        "pneumo.selftest.data": ["*.dcm"],
+        "pneumo_assets": ["*.json", "*.md", "*.tflite", "*.keras"],
+        "pneumo_assets.plots": ["*.png"],
+        "pneumo_assets.samples": ["*"],
+        "desktop.icons": ["*.png"],
     },
 )

@@ -1,4 +1,4 @@
-"""Write the compressed self-test films into ``pneumo/selftest/films/``.
+"""Write the compressed self-test films into ``pneumo/selftest/data/``.
 
 Run once, by a developer, when a film is added (the files are committed):
 ``python packaging/make_selftest_films.py``. Needs the encoders: pydicom
@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from pneumo.selftest.films import FILMS, Film, base_dataset, reference_pixels
 
-OUT = ROOT / "pneumo" / "selftest" / "films"
+OUT = ROOT / "pneumo" / "selftest" / "data"
 #: pydicom encoder options per transfer syntax (lossy ones stay close to lossless).
 _PYDICOM_OPTIONS: dict[str, dict[str, object]] = {
     "1.2.840.10008.1.2.5": {},

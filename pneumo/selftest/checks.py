@@ -55,7 +55,7 @@ def sample_film(folder: Path) -> Path | None:
         return None
     films = sorted(p for p in samples.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
     dicom = [p for p in films if p.suffix.lower() in (".dcm", ".dicom")]
-    return (dicom or films or [None])[0]
+    return (dicom or films)[0] if films else None
 
 
 def model_checks(folder: Path) -> list[CheckResult]:

@@ -4,7 +4,7 @@ decode to.
 Every film holds the same 64 x 64 ramp (:func:`reference_pixels`): 12 bits
 stored, or its top 8 bits for JPEG baseline. The uncompressed transfer
 syntaxes are written in memory by pydicom (:func:`uncompressed_film`); the
-compressed ones are shipped in ``films/`` beside this module, made once by
+compressed ones are shipped in ``data/`` beside this module, made once by
 ``packaging/make_selftest_films.py`` with the encoders of pydicom, pyjpegls,
 pylibjpeg-openjpeg and GDCM. Decoding them goes through whichever decoder
 plugins pydicom finds installed, as a scan does.
@@ -39,7 +39,7 @@ class Film:
     transfer_syntax: str
     bits: int = 12
     tolerance: float = 1e-6
-    #: File name under ``films/``; ``None``: written in memory by pydicom.
+    #: File name under ``data/``; ``None``: written in memory by pydicom.
     file: str | None = None
 
 
@@ -80,13 +80,14 @@ def base_dataset(bits: int = 12, transfer_syntax: str = "1.2.840.10008.1.2.1") -
     """An uncompressed pydicom dataset holding the reference pixels in the
     byte order of ``transfer_syntax`` (pydicom writes Pixel Data as given)."""
     from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import UID
 
     pixels = reference_pixels(bits)
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = transfer_syntax
-    ds.file_meta.MediaStorageSOPClassUID = _SOP_CLASS
-    ds.file_meta.MediaStorageSOPInstanceUID = f"{_INSTANCE_ROOT}.{bits}"
+    ds.file_meta.TransferSyntaxUID = UID(transfer_syntax)
+    ds.file_meta.MediaStorageSOPClassUID = UID(_SOP_CLASS)
+    ds.file_meta.MediaStorageSOPInstanceUID = UID(f"{_INSTANCE_ROOT}.{bits}")
     ds.SOPClassUID = _SOP_CLASS
     ds.SOPInstanceUID = f"{_INSTANCE_ROOT}.{bits}"
     ds.Modality = "DX"
@@ -117,4 +118,4 @@ def film_bytes(film: Film) -> bytes:
     """The bytes of ``film``: the shipped file, or one written in memory."""
     if film.file is None:
         return uncompressed_film(film.transfer_syntax)
-    return resources.files(__package__).joinpath("films", film.file).read_bytes()
+    return resources.files(__package__).joinpath("data", film.file).read_bytes()
