@@ -101,10 +101,31 @@ def test_bundle_gui_screenshot_offscreen(bundle: Path, tmp_path: Path) -> None:
     from PIL import Image
 
     sample = bundle.parent / "_internal" / "pneumo_assets" / "samples"
-    film = sorted(sample.glob("*.dcm"))[0]
+    film = min(sample.glob("*.dcm"))
     out = tmp_path / "window.png"
     done = _run(bundle, "gui", "--screenshot", str(out), "--timeout", "120", str(film))
     assert done.returncode == 0, done.stdout + done.stderr
     with Image.open(out) as png:
         assert png.size[0] > 800 and png.size[1] > 500
     assert not (bundle.parent.parent / "config").exists()  # a screenshot run keeps no settings
+
+
+def test_linux_install_script_installs_and_uninstalls(bundle: Path, tmp_path: Path) -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("packaging/install_linux.sh is for Linux")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "PATH": os.defpath}
+    script = REPO_ROOT / "packaging" / "install_linux.sh"
+    done = subprocess.run(["bash", str(script), str(bundle.parent)], env=env,
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    entry = home / ".local" / "share" / "applications" / "pneumoscan.desktop"
+    assert f"Exec={home}/.local/opt/PneumoScan/PneumoScan gui %F" in entry.read_text()
+    assert (home / ".local/share/icons/hicolor/256x256/apps/pneumoscan.png").is_file()
+    version = subprocess.run([str(home / ".local" / "bin" / "PneumoScan"), "--version"],
+                             env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert version.returncode == 0 and version.stdout.startswith("pneumo ")
+    gone = subprocess.run(["bash", str(script), "--uninstall"], env=env, capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert gone.returncode == 0 and not any(p.is_file() for p in home.rglob("*"))

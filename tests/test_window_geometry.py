@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QByteArray, QRect
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QMainWindow
 
@@ -39,7 +39,7 @@ def test_a_geometry_fits_only_on_a_screen_and_not_squeezed() -> None:
     assert MIN_SIZE.width() > small.width() and fits(QRect(0, 0, 600, 400), [small])
 
 
-def _saved_geometry(qtbot, rect: QRect) -> object:
+def _saved_geometry(qtbot, rect: QRect) -> QByteArray:
     other = QMainWindow()
     qtbot.addWidget(other)
     other.setGeometry(rect)
@@ -71,7 +71,7 @@ def _gui_env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_a_screenshot_run_writes_no_settings(tmp_path: Path) -> None:
-    film = sorted((assets_dir() / "samples").glob("*.dcm"))[0]
+    film = min((assets_dir() / "samples").glob("*.dcm"))
     out = tmp_path / "shot.png"
     done = subprocess.run([sys.executable, "-m", "pneumo", "gui", "--screenshot", str(out),
                            "--timeout", "120", str(film)], env=_gui_env(tmp_path),

@@ -62,7 +62,7 @@ def _env(display: str, home: Path) -> dict[str, str]:
 def test_screenshot_on_xcb(display: str, tmp_path: Path) -> None:
     from PIL import Image, ImageStat
 
-    film = sorted((assets_dir() / "samples").glob("*.dcm"))[0]
+    film = min((assets_dir() / "samples").glob("*.dcm"))
     out = tmp_path / "xcb.png"
     done = subprocess.run([sys.executable, "-m", "pneumo", "gui", "--screenshot", str(out),
                            "--timeout", "120", str(film)], env=_env(display, tmp_path),
