@@ -141,7 +141,9 @@ def _decode_check(film: Film) -> CheckResult:
         if meta.TransferSyntaxUID != film.transfer_syntax:
             return CheckResult(name, False, f"film is {meta.TransferSyntaxUID}")
         decoded = read_dicom(Path(film.file or film.name), data, MAX_PIXELS)
-    except (PneumoError, OSError, ValueError, RuntimeError) as exc:
+    except BaseException as exc:  # a Rust plugin's panic is a BaseException
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
         return CheckResult(name, False, one_line(exc))
     expected = expected_unit_pixels(film.bits)
     if decoded.pixels.shape != expected.shape:
@@ -167,7 +169,9 @@ def _plugin_problem(film: Film, data: bytes, plugin: str) -> str | None:
     limit = film.tolerance * float(reference.max() - reference.min())
     try:
         raw = pixel_array(pydicom.dcmread(io.BytesIO(data)), decoding_plugin=plugin)
-    except Exception as exc:  # noqa: BLE001 - plugins raise many types
+    except BaseException as exc:  # plugins raise many types; Rust ones panic
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
         return one_line(exc)
     if raw.shape != reference.shape:
         return f"shape {raw.shape}"
