@@ -139,3 +139,19 @@ def test_window_check_fails_when_the_app_cannot_start(monkeypatch: pytest.Monkey
                         lambda: [sys.executable, "-c", "import sys; sys.exit(3)"])
     result = window_check(None, timeout=30)
     assert not result.ok and result.detail.startswith("exit 3")
+
+
+def test_a_panicking_plugin_is_a_failed_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rust plugins (pylibjpeg-rle) raise pyo3's PanicException, a BaseException."""
+    import pydicom.pixels
+
+    class PanicException(BaseException):
+        pass
+
+    def panic(*_args: object, **_kwargs: object) -> None:
+        raise PanicException("index out of bounds")
+
+    monkeypatch.setattr(pydicom.pixels, "pixel_array", panic)
+    rle = next(f for f in FILMS if f.name == "RLE Lossless")
+    (result,) = decode_checks([rle])
+    assert not result.ok and "index out of bounds" in result.detail
