@@ -29,7 +29,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--model", type=Path, default=None,
                    help="model .tflite (default: assets/model.tflite or $PNEUMO_MODEL)")
     p.add_argument("--settings", type=Path, default=None,
-                   help="keep settings in this INI file instead of the user profile")
+                   help="keep settings in this INI file instead of the user profile "
+                   "(--screenshot runs otherwise start from defaults and save nothing)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="OUT.png",
                    help="save a screenshot once results and the first heat map are shown, exit")
     p.add_argument("--timeout", type=float, default=300.0,
@@ -60,13 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("PneumoScan")
     app.setOrganizationName("PneumoScan")
     app.setStyle("Fusion")
+    app.setDesktopFileName("pneumoscan")  # matches packaging/pneumoscan.desktop
+    _set_icon(app)
 
     from desktop.crash import install_excepthook
     from desktop.main_window import MainWindow
     from desktop.session import Session
     from desktop.settings import AppSettings
 
-    settings = AppSettings(args.settings)
+    # a screenshot or benchmark run never writes the user's settings
+    settings = AppSettings(args.settings,
+                           scratch=args.screenshot is not None or args.exit_when_ready)
     model_path, model_error = resolve_model(args.model)
     session = Session(model_path, model_error, threshold_override=settings.threshold_override)
     window = MainWindow(session, settings)
@@ -86,6 +91,16 @@ def main(argv: list[str] | None = None) -> int:
         window.shutdown(5000)
         reporter.uninstall()
     return result["code"] or int(code)
+
+
+def _set_icon(app: QApplication) -> None:
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+
+    icon = resources.files("desktop").joinpath("icons", "pneumoscan.png")
+    if isinstance(icon, Path) and icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
 
 
 def _exit_when_ready(app: QApplication, window: object, started: float) -> None:

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from desktop.actions import ViewerControls, install_actions
 from desktop.export import export_csv, save_png
+from desktop.geometry import place_window
 from desktop.image_panel import ImagePanel
 from desktop.model_bars import ModelBars
 from desktop.model_info import NOT_FOR_DIAGNOSIS, model_info_html
@@ -112,11 +113,8 @@ class MainWindow(QMainWindow):
         self.tags.hide_identifiers_changed.connect(self.set_hide_identifiers)
 
     def _restore(self) -> None:
-        geometry, state = self.settings.geometry, self.settings.window_state
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 920)
+        place_window(self, self.settings.geometry)
+        state = self.settings.window_state
         if state is not None:
             self.restoreState(state)
         self.image_panel.set_opacity(self.settings.overlay_opacity)

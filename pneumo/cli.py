@@ -202,6 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use at most N training images")
     fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
     fit_ood.set_defaults(func=_lazy("pneumo.commands.fit_ood", "fit_ood_command"))
+    self_test = sub.add_parser(
+        "self-test",
+        help="check this installation (models, DICOM decoders, Qt)",
+        description="Check the shipped models against their card's sha256, run one inference "
+        "on each, decode a small DICOM film in every supported transfer syntax and open the "
+        "app's window offscreen. One line per check; exit 0 only when all pass.",
+    )
+    self_test.add_argument("--no-window", action="store_true",
+                           help="skip the window check (a machine without Qt's libraries)")
+    self_test.add_argument("--timeout", type=float, default=180.0,
+                           help="seconds the window check may take (180)")
+    self_test.set_defaults(func=_lazy("pneumo.commands.self_test", "self_test_command"))
     explain = sub.add_parser(
         "explain",
         help="write a picture of one film's result and Grad-CAM heat map",

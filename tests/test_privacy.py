@@ -125,7 +125,7 @@ def test_gui_writes_settings_only_where_configured(
     _shipped()
     s = gui_session(tmp_path_factory.getbasetemp())
     assert s.returncode == 0, s.stderr[-2000:]
-    # $PNEUMO_SETTINGS -> config/pneumo.ini; nothing under HOME/XDG (no QSettings
+    # --settings -> config/pneumo.ini; nothing under HOME/XDG (no QSettings
     # in ~/.config, no caches), TMPDIR, the working directory or beside the sources.
     assert s.new_entries() == ["config", "config/pneumo.ini", "out", "out/window.png"]
     assert s.outputs[1].read_text(encoding="utf-8").strip()
@@ -134,10 +134,11 @@ def test_gui_writes_settings_only_where_configured(
     _no_secrets(s.stderr, "app stderr")
 
 
-@pytest.mark.parametrize("how", ["--settings", "default"])
+@pytest.mark.parametrize("how", ["--settings", "default", "env"])
 def test_gui_settings_location(tmp_path: Path, how: str) -> None:
-    """``--settings FILE`` keeps QSettings in FILE only; without it (nor
-    $PNEUMO_SETTINGS) they go to the user profile, $XDG_CONFIG_HOME/PneumoScan."""
+    """A ``--screenshot`` run keeps QSettings in ``--settings FILE`` only; without
+    it, it writes no settings at all: not the user profile
+    ($XDG_CONFIG_HOME/PneumoScan), not $PNEUMO_SETTINGS (issue 16)."""
     pytest.importorskip("PySide6")
     _shipped()
     from tests.test_offline import GUI_MAIN, run_audited
@@ -147,11 +148,11 @@ def test_gui_settings_location(tmp_path: Path, how: str) -> None:
     args = ["--timeout", "120", "--screenshot", str(shot), "{png}"]
     if how == "--settings":
         args = ["--settings", str(ini), *args]
-    s = run_audited(tmp_path, GUI_MAIN, args, [shot])
+    env = {"PNEUMO_SETTINGS": str(ini)} if how == "env" else None
+    s = run_audited(tmp_path, GUI_MAIN, args, [shot], env)
     assert s.returncode == 0, s.stderr[-2000:]
     if how == "--settings":
         expected = ["chosen", "chosen/app.ini", "out", "out/window.png"]
     else:
-        expected = ["home/.config/PneumoScan", "home/.config/PneumoScan/PneumoScan.conf",
-                    "out", "out/window.png"]
+        expected = ["out", "out/window.png"]
     assert s.new_entries() == expected
