@@ -185,6 +185,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use at most N training images")
     fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
     fit_ood.set_defaults(func=_lazy("pneumo.commands.fit_ood", "fit_ood_command"))
+    bind = sub.add_parser(
+        "bind",
+        help="bind a model folder's card to its model files",
+        description="Write the card's decision fields (labels, each file's threshold, "
+        "preprocessing, model roles) into each .tflite file the card lists, and update the "
+        "card's sha256 entries; models are refused at load when their card no longer matches. "
+        "Only files whose sha256 matches the card are bound. For model folders converted "
+        "before bindings existed.",
+    )
+    bind.add_argument("folder", nargs="?", metavar="FOLDER",
+                      help="folder with the models and card (default: the shipped assets)")
+    bind.add_argument("--force", action="store_true",
+                      help="re-bind files whose card was edited since (vouch for the card as is)")
+    bind.set_defaults(func=_lazy("pneumo.commands.bind", "bind_command"))
     for name, (_, _, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, add_help=False)
         stage.add_argument("args", nargs=argparse.REMAINDER)
@@ -219,7 +233,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"pneumo: error: {' '.join(message.split())}", file=sys.stderr)
+    from pneumo.util.text import escape_text
+
+    print(f"pneumo: error: {escape_text(' '.join(message.split()))}", file=sys.stderr)
 
 
 def _exit_code(exc: SystemExit) -> int:

@@ -71,9 +71,12 @@ def test_scan_good_folder_exits_0_with_a_table(
     out, err = capsys.readouterr()
     assert rc == 0, err
     lines = out.strip().splitlines()
-    assert len(lines) == len(good.good) + 1
+    assert len(lines) == len(good.good) + 2  # the records, the skipped text file, the summary
     assert lines[-1].startswith(f"{len(good.good)} files: ") and "0 failed" in lines[-1]
-    assert all(line.split()[0] in ("NORMAL", "PNEUMONIA") for line in lines[:-1])
+    assert "; 3 skipped: 2 hidden" in lines[-1]  # .hidden.png, .hidden_dir and notes.txt
+    assert all(line.split()[0] in ("NORMAL", "PNEUMONIA") for line in lines[:-2])
+    assert lines[-2].startswith("SKIPPED") and lines[-2].endswith(
+        "notes.txt: not an image file (by name or content)")
 
 
 def test_progress_is_quiet_when_piped(
@@ -192,7 +195,9 @@ def test_no_image_files_is_a_usage_error(
 ) -> None:
     (tmp_path / "readme.txt").write_text("nothing here")
     assert main(["scan", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == f"pneumo: error: no image files found in {tmp_path}"
+    assert capsys.readouterr().err.strip() == (
+        f"pneumo: error: no image files found in {tmp_path} "
+        "(1 skipped: 1 not an image file (by name or content))")
 
 
 def test_missing_path_is_an_error_record(

@@ -178,31 +178,55 @@ def _array(entry: dict[str, Any]) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float64)
 
 
+OOD_UNAVAILABLE = "out-of-distribution check unavailable"
+
+
 @dataclass(frozen=True)
 class OodCheck:
-    """What a scan needs: the fitted model and an explainer for embeddings."""
+    """What a scan needs: the fitted model and an explainer for embeddings.
+
+    When the card has an OOD model but the float explain model is missing or
+    refused, ``explainer`` is ``None`` and every image gets the warning
+    ":data:`OOD_UNAVAILABLE` (why)" instead: the check is never silently off.
+    """
 
     model: OodModel
-    explainer: Explainer
+    explainer: Explainer | None
+    unavailable: str | None = None
 
     @classmethod
     def for_runner(cls, runner: ModelRunner) -> OodCheck | None:
-        """The check for ``runner``'s card, or ``None`` when the card has no
-        OOD model or the float explain model is not beside the classifier."""
+        """The check for ``runner``'s card; ``None`` when the card has no OOD model."""
+        from pneumo.errors import ModelError, one_line
         from pneumo.model.locate import explainer_path
 
         card = runner.card
         if card.ood is None:
             return None
         path = explainer_path(runner.model_path, card)
-        if path is None or not path.is_file():
-            return None
+        if path is None:
+            return cls(card.ood, None, "the model card names no explain model")
+        if not path.is_file():
+            return cls(card.ood, None, f"{path.name} not found beside {runner.model_path.name}")
         from pneumo.model.gradcam import Explainer
 
-        return cls(card.ood, Explainer(path, card, num_threads=2))
+        try:
+            return cls(card.ood, Explainer(path, card, num_threads=2))
+        except ModelError as exc:
+            return cls(card.ood, None, one_line(exc))
+
+    @property
+    def unavailable_warning(self) -> str | None:
+        """The record warning when the check cannot run, else ``None``."""
+        if self.explainer is not None:
+            return None
+        return (f"{OOD_UNAVAILABLE} ({self.unavailable or 'no explain model'}): "
+                "unusual images are not flagged")
 
     def warnings_for(self, model_input: np.ndarray) -> tuple[str, ...]:
-        """``()`` for a usual image, else the one OOD warning."""
+        """``()`` for a usual image, else the one OOD warning (or why there is no check)."""
+        if self.explainer is None:
+            return (str(self.unavailable_warning),)
         distance = self.model.distance(self.explainer.explain(model_input).embedding)
         return (self.model.warning(distance),) if distance > self.model.threshold else ()
 
