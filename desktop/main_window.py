@@ -33,7 +33,13 @@ from desktop.tags_panel import TagsPanel
 from desktop.workers import DisplayImage, OverlayReady, ViewProblem
 from desktop.worklist_model import WorklistRow
 from desktop.worklist_panel import WorklistPanel
-from pneumo.results.display import NO_SELECTION, Labels, empty_heatmap_note, unavailable_note
+from pneumo.results.display import (
+    NO_SELECTION,
+    Labels,
+    empty_heatmap_note,
+    explain_problem_note,
+    unavailable_note,
+)
 from pneumo.results.records import ScanRecord
 
 
@@ -104,6 +110,7 @@ class MainWindow(QMainWindow):
         s.view_overlay.connect(self._view_overlay)
         s.view_problem.connect(self._view_problem)
         s.view_settled.connect(self.view_settled)
+        s.walk_reported.connect(self._walk_reported)
         s.failed.connect(lambda msg: self.statusBar().showMessage(f"Error: {msg}", 10000))
         s.worklist.rowsInserted.connect(self._rows_inserted)
         self.worklist.row_selected.connect(self._row_selected)
@@ -241,15 +248,25 @@ class MainWindow(QMainWindow):
             return
         if runner is None or thresholds is None:
             self.bars.show_no_model(self.session.model_error or "no model configured")
+            self.bars.show_explain_problem(None)
         else:
             self.bars.show_model(runner.card.name, runner.is_quantised, *thresholds,
                                  override=self.session.override_differs())
+            problem = self.session.explain_problem
+            self.bars.show_explain_problem(
+                None if problem is None
+                else explain_problem_note(problem, runner.card.ood is not None))
 
     def _scan_finished(self, cancelled: bool) -> None:
         if not self.session.busy():
             self.worklist.scan_finished()
         rows = len(self.session.worklist.rows)
         self.statusBar().showMessage("Scan cancelled" if cancelled else f"{rows} files", 8000)
+
+    def _walk_reported(self, note: str) -> None:
+        self.worklist.set_note(note)
+        if note:
+            self.statusBar().showMessage(note, 15000)
 
     def _rows_inserted(self, *_args: object) -> None:
         if self.worklist.selected_row() is None:

@@ -8,11 +8,13 @@ an exception becomes ``errored``. Setting the worker's ``cancel`` event stops
 the generator at its next check.
 
 * :func:`scan_events` - find files, then classify them with the core
-  :func:`pneumo.scanning.pipeline.scan`: yields ``list[Path]`` batches, then records.
+  :func:`pneumo.scanning.pipeline.scan`: yields ``list[Path]`` batches, a
+  :class:`WalkReport`, then records.
 * :func:`view_events` - load one file for display, then explain it: yields a
   :class:`DisplayImage`, then a :class:`OverlayReady` or :class:`ViewProblem`.
 * :func:`load_model_events` - load a model runner off the GUI thread: yields
-  the :class:`~pneumo.model.runner.ModelRunner` or a :class:`ModelFailed`.
+  the :class:`~pneumo.model.runner.ModelRunner` and an :class:`ExplainStatus`,
+  or a :class:`ModelFailed`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
     from pneumo.model.gradcam import Explanation
     from pneumo.model.runner import ModelRunner
+    from pneumo.scanning.walk import Skipped
 
 E = TypeVar("E")
 FILE_BATCH = 200
@@ -59,6 +62,23 @@ class ModelFailed:
     """The model could not be loaded; ``message`` says why."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class ExplainStatus:
+    """Whether the float explain model (heat maps, OOD check) can be used;
+    ``problem`` says why not (``None``: it can)."""
+
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class WalkReport:
+    """What walking the opened paths found: files to scan and files left out."""
+
+    paths: tuple[Path, ...]
+    files: int
+    skipped: tuple[Skipped, ...]
 
 
 @dataclass(frozen=True)
@@ -153,25 +173,30 @@ def scan_events(
     threshold: float | None = None,
     no_model_reason: str = "no model loaded",
     workers: int = 2,
-) -> Iterator[list[Path] | ScanRecord]:
+) -> Iterator[list[Path] | ScanRecord | WalkReport]:
     """Find the image files under ``paths``, then classify them in order.
 
     Yields batches of file paths as folders are walked (for pending rows),
-    error records for missing paths, then one record per file from
-    :func:`pneumo.scanning.pipeline.scan`. With ``runner=None`` every file gets an error
-    record saying ``no_model_reason``.
+    error records for missing paths, a :class:`WalkReport` once the walk is
+    done (files left out, and why), then one record per file from
+    :func:`pneumo.scanning.pipeline.scan`. With ``runner=None`` every file
+    gets an error record saying ``no_model_reason``.
     """
     from pneumo.scanning.walk import InputProblem, iter_inputs
 
+    given = tuple(Path(p) for p in paths)
     files: list[Path] = []
     batch: list[Path] = []
-    for item in iter_inputs(paths):
+    skipped: list[Skipped] = []
+    problems = 0
+    for item in iter_inputs(given, skipped.append):
         if cancel.is_set():
             return
         if isinstance(item, InputProblem):
             if batch:  # keep rows in input order
                 yield batch
                 batch = []
+            problems += 1
             yield ScanRecord(path=item.path, error=item.problem)
             continue
         files.append(item)
@@ -181,6 +206,7 @@ def scan_events(
             batch = []
     if batch:
         yield batch
+    yield WalkReport(given, len(files) + problems, tuple(skipped))
     if runner is None:
         for path in files:
             if cancel.is_set():
@@ -194,24 +220,30 @@ def scan_events(
 
 def load_model_events(
     model_path: Path, *, cancel: threading.Event
-) -> Iterator[ModelRunner | ModelFailed]:
-    """Yield a loaded :class:`pneumo.model.runner.ModelRunner`, or why it failed."""
+) -> Iterator[ModelRunner | ModelFailed | ExplainStatus]:
+    """Yield a loaded :class:`pneumo.model.runner.ModelRunner` then whether its
+    explain model can be used, or why the runner failed."""
+    from pneumo.model.locate import explain_model_problem
     from pneumo.model.runner import ModelRunner
 
     try:
-        yield ModelRunner(model_path)
+        runner = ModelRunner(model_path)
     except PneumoError as exc:
         yield ModelFailed(str(exc))
+        return
+    yield runner
+    yield ExplainStatus(explain_model_problem(runner.model_path, runner.card))
 
 
 # -- viewing ---------------------------------------------------------------------
 class ExplainerHolder:
     """Creates the explainer on first use (in a worker) and serialises its use."""
 
-    def __init__(self, factory: Callable[[], ExplainerLike] | None) -> None:
+    def __init__(self, factory: Callable[[], ExplainerLike] | None,
+                 error: str | None = None) -> None:
         self._factory = factory
         self._explainer: ExplainerLike | None = None
-        self._error: str | None = None if factory else "no explainer model"
+        self._error: str | None = error or (None if factory else "no explainer model")
         self.lock = threading.Lock()
 
     def get(self) -> ExplainerLike | None:

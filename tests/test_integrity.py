@@ -196,8 +196,9 @@ def test_app_shows_a_clear_message_for_a_tampered_model(tampered_model: Path,
                     ["--model", str(tampered_model), "--timeout", "120", "--screenshot",
                      str(shot), "{png}"], [shot],
                     {"PNEUMO_SETTINGS": str(tmp_path / "gui" / "settings.ini")})
-    assert s.returncode == 0, s.stderr[-3000:]
+    assert s.returncode == 1, s.stderr[-3000:]  # the screenshot is taken, the run fails
     assert "Traceback" not in s.stderr
+    assert f"pneumo gui: no model loaded: {tampered_model}: sha256 does not match" in s.stderr
     banner = [ln for ln in s.stdout.splitlines() if ln.startswith("MODEL_BAR ")]
     assert len(banner) == 1, s.stdout
     assert "No model loaded" in banner[0] and "sha256 does not match" in banner[0]

@@ -198,16 +198,15 @@ class OodCheck:
     def for_runner(cls, runner: ModelRunner) -> OodCheck | None:
         """The check for ``runner``'s card; ``None`` when the card has no OOD model."""
         from pneumo.errors import ModelError, one_line
-        from pneumo.model.locate import explainer_path
+        from pneumo.model.locate import explain_model_problem, explainer_path
 
         card = runner.card
         if card.ood is None:
             return None
+        problem = explain_model_problem(runner.model_path, card)
         path = explainer_path(runner.model_path, card)
-        if path is None:
-            return cls(card.ood, None, "the model card names no explain model")
-        if not path.is_file():
-            return cls(card.ood, None, f"{path.name} not found beside {runner.model_path.name}")
+        if problem is not None or path is None:
+            return cls(card.ood, None, " ".join((problem or "no explain model").split()))
         from pneumo.model.gradcam import Explainer
 
         try:

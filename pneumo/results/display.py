@@ -17,6 +17,8 @@ from enum import Enum
 from pathlib import Path
 
 from pneumo.results.records import ScanRecord
+from pneumo.scanning.walk import Skipped, describe_skipped
+from pneumo.util.text import display_path, escape_text
 
 Labels = tuple[str, str]
 """The card's label names: (negative, positive)."""
@@ -123,6 +125,22 @@ def count_text(states: Iterable[RowState], labels: Labels) -> str:
     return f"{len(states)} files · {positive} {labels[1].lower()} · {errors} errors"
 
 
+def walk_note(paths: Iterable[Path], files: int, skipped: Iterable[Skipped]) -> str:
+    """What a walk found, for the worklist: ``"No image files in X (2 skipped: ...)"``
+    when there was nothing to scan, else the skipped files' count (or ``""``)."""
+    why = describe_skipped(skipped)
+    if files == 0:
+        where = ", ".join(display_path(p) for p in paths)
+        return f"No image files in {where}" + (f" ({why})" if why else "")
+    return why.capitalize() if why else ""
+
+
+def explain_problem_note(problem: str, has_ood: bool) -> str:
+    """The warning bar when the float explain model cannot be used."""
+    what = "Heat maps and the out-of-distribution check" if has_ood else "Heat maps"
+    return f"{what} unavailable — {escape_text(problem)}"
+
+
 def patient_text(record: ScanRecord | None, hide_identifiers: bool) -> str:
     """Patient name and id for display, masked when ``hide_identifiers``."""
     if record is None or (record.patient_name is None and record.patient_id is None):
@@ -201,16 +219,17 @@ def describe(
     state = row_state(record, labels, cancelled)
     policy = heatmap_policy(state)
     note = held_back_note(labels) if policy is HeatmapPolicy.ON_REQUEST else ""
+    name = display_path(path.name)
     if record is None:
-        headline, detail = path.name, state.value
+        headline, detail = name, state.value
     elif record.error is not None:
-        headline, detail = "ERROR", f"{path.name}: {record.error}"
+        headline, detail = "ERROR", f"{name}: {escape_text(record.error)}"
     else:
         p = float(record.probability or 0.0)
         headline = state_name(state, labels)
         detail = f"{labels[1].lower()} probability {p:.3f}"
         if threshold is not None:
             detail += f" {'≥' if p >= threshold else '<'} threshold {threshold:.3f}"
-    warnings = record.warnings if record is not None else ()
-    return ResultView(state, headline, detail, policy, note, path, tuple(warnings),
+    warnings = tuple(escape_text(w) for w in record.warnings) if record is not None else ()
+    return ResultView(state, headline, detail, policy, note, path, warnings,
                       explain=state is not RowState.ERROR)
