@@ -46,6 +46,23 @@ class HostileFolder:
         return [*self.classified, *self.damaged, *self.errors]
 
 
+def remove_tree(root: Path) -> None:
+    """Delete a folder of any depth (``shutil.rmtree`` recurses per level in Python 3.11,
+    and so would pytest's clean-up of old temporary folders)."""
+    stack, folders = [str(root)], []
+    while stack:
+        folder = stack.pop()
+        folders.append(folder)
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    os.unlink(entry.path)
+    for folder in reversed(folders):
+        os.rmdir(folder)
+
+
 def _jpeg(film: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(film).save(buf, "JPEG", quality=92)

@@ -125,13 +125,13 @@ def test_export_killed_mid_write_leaves_the_old_file(tmp_path: Path, fmt: str, m
                 stream.close()
     assert target.read_bytes() == old_bytes  # the old export, whole
     # What is left: the export and the killed writer's temporary file (hidden,
-    # ".results.csv.XXXX.tmp"): never cleaned up after SIGKILL, by design of
-    # mkstemp + rename. Nothing else.
+    # ".results.csv.XXXX.tmp", holding patient data). Nothing else.
     leftovers = sorted(p.name for p in tmp_path.iterdir() if p != target)
     assert len(leftovers) == 1 and leftovers[0].startswith(f".results.{fmt}.")
-    # The next export still succeeds and replaces the file whole.
+    # The next export succeeds, replaces the file whole and removes the stale one.
     (write_csv if fmt == "csv" else write_json)(old * 2, target)
     assert target.read_bytes().count(b"/old/a.png") == 2
+    assert sorted(tmp_path.iterdir()) == [target]
 
 
 # -- tampered model ---------------------------------------------------------------

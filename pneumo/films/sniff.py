@@ -73,7 +73,9 @@ _OTHER_MAGICS: tuple[tuple[bytes, str], ...] = (
     (b"\xff\x4f\xff\x51", "JPEG 2000"), (b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
     (b"\xff\x0a", "JPEG XL"), (b"\x00\x00\x00\x0cJXL ", "JPEG XL"), (b"icns", "ICNS"),
     (b"PK\x03\x04", "ZIP"), (b"\x1f\x8b", "gzip"), (b"<?xml", "XML/SVG"), (b"<svg", "SVG"),
-    (b"\x59\xa6\x6a\x95", "Sun raster"), (b"gimp xcf", "GIMP XCF"), (b"#?RADIANCE", "HDR"),
+    (b"\x59\xa6\x6a\x95", "Sun raster"), (b"P1", "PNM"), (b"P2", "PNM"), (b"P3", "PNM"),
+    (b"P4", "PNM"), (b"P5", "PNM"), (b"P6", "PNM"), (b"P7", "PNM"),
+    (b"gimp xcf", "GIMP XCF"), (b"#?RADIANCE", "HDR"),
 )
 ACCEPTED_FORMATS = "PNG, JPEG, TIFF, BMP or DICOM"
 
