@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pneumo.errors import UnreadableFileError, UnsupportedImageError, one_line
+from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError, one_line
 from pneumo.films.damage import damage_warning, jpeg_damage
 from pneumo.films.library_warnings import decoding
 from pneumo.films.sniff import ACCEPTED_FORMATS, describe_content, sniff_dicom, sniff_raster
@@ -113,7 +113,13 @@ def _load(path: Path) -> LoadedImage:
     if sniff_dicom(data) is not None:
         from pneumo.films.dicom import read_dicom  # pydicom costs ~0.4 s: load it when needed
 
-        decoded = read_dicom(path, data, MAX_PIXELS)
+        try:
+            decoded = read_dicom(path, data, MAX_PIXELS)
+        except (ImageError, KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a Rust decoder's panic is a BaseException
+            raise UnreadableFileError(
+                path, f"pixel decoder failed ({type(exc).__name__}: {one_line(exc)})") from None
         gray, is_color = to_luma(decoded.pixels)
         meta = ImageMetadata(
             format="DICOM",
