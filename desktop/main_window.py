@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.actions import ViewerControls, install_actions
+from desktop.events import DisplayImage, OverlayReady, ViewProblem
 from desktop.export import export_csv, save_png
 from desktop.image_panel import ImagePanel
 from desktop.model_bars import ModelBars
@@ -30,7 +31,6 @@ from desktop.model_info import NOT_FOR_DIAGNOSIS, model_info_html
 from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.tags_panel import TagsPanel
-from desktop.workers import DisplayImage, OverlayReady, ViewProblem
 from desktop.worklist_model import WorklistRow
 from desktop.worklist_panel import WorklistPanel
 from pneumo.results.display import (

@@ -16,16 +16,19 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
-from desktop.workers import (
+from desktop.events import (
     DisplayImage,
-    ExplainerHolder,
-    ExplainerLike,
     ExplainStatus,
-    GeneratorWorker,
     ModelFailed,
     OverlayReady,
     ViewProblem,
     WalkReport,
+)
+from desktop.workers import (
+    ExplainerHolder,
+    ExplainerLike,
+    GeneratorWorker,
+    default_explainer_factory,
     load_model_events,
     scan_events,
     view_events,
@@ -43,24 +46,6 @@ ExplainerFactory = Callable[[Path, "ModelCard"], Callable[[], ExplainerLike]]
 ViewEvent = DisplayImage | OverlayReady | ViewProblem
 ScanEvent = list[Path] | ScanRecord | WalkReport
 ModelEvent: TypeAlias = "ModelRunner | ModelFailed | ExplainStatus"
-
-
-def default_explainer_factory(model_path: Path, card: ModelCard) -> Callable[[], ExplainerLike]:
-    """A factory building :class:`pneumo.model.gradcam.Explainer` for the float model
-    the card names beside the classifier."""
-
-    def build() -> ExplainerLike:
-        from pneumo.errors import ModelNotFoundError
-        from pneumo.model.gradcam import Explainer
-        from pneumo.model.locate import explainer_path
-
-        path = explainer_path(model_path, card)
-        if path is None:
-            raise ModelNotFoundError(f"{model_path}: its model card names no explain model")
-        explainer: ExplainerLike = Explainer(path, card=card)
-        return explainer
-
-    return build
 
 
 class Session(QObject):

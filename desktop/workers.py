@@ -22,16 +22,22 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from desktop.events import (
+    DisplayImage,
+    ExplainStatus,
+    ModelFailed,
+    OverlayReady,
+    ViewProblem,
+    WalkReport,
+)
 from desktop.viewer import DISPLAY_LEVELS
 from pneumo.errors import PneumoError
-from pneumo.films.imaging import LoadedImage
 from pneumo.results.records import ScanRecord
 
 if TYPE_CHECKING:
@@ -55,61 +61,6 @@ class ExplainerLike(Protocol):
 
 Job = Callable[[threading.Event], Iterator[E]]
 """A generator job: called with the cancel event, yields events of type ``E``."""
-
-
-@dataclass(frozen=True)
-class ModelFailed:
-    """The model could not be loaded; ``message`` says why."""
-
-    message: str
-
-
-@dataclass(frozen=True)
-class ExplainStatus:
-    """Whether the float explain model (heat maps, OOD check) can be used;
-    ``problem`` says why not (``None``: it can)."""
-
-    problem: str | None
-
-
-@dataclass(frozen=True)
-class WalkReport:
-    """What walking the opened paths found: files to scan and files left out."""
-
-    paths: tuple[Path, ...]
-    files: int
-    skipped: tuple[Skipped, ...]
-
-
-@dataclass(frozen=True)
-class DisplayImage:
-    """A loaded image with its display copy (``uint16`` levels) and auto window."""
-
-    path: Path
-    image: LoadedImage
-    levels: np.ndarray
-    auto_window: tuple[float, float]
-
-
-@dataclass(frozen=True)
-class OverlayReady:
-    """A Grad-CAM heat map resized to the image, in [0, 1], and its RGBA colouring."""
-
-    path: Path
-    heatmap: np.ndarray
-    rgba: np.ndarray
-    probability: float
-    peak: float = 1.0
-    """Raw Grad-CAM maximum; 0 means no region argues for the positive label."""
-
-
-@dataclass(frozen=True)
-class ViewProblem:
-    """Why a file could not be shown (``stage`` "image") or explained ("overlay")."""
-
-    path: Path
-    stage: str
-    message: str
 
 
 class WorkerSignals(QObject):
@@ -261,6 +212,24 @@ class ExplainerHolder:
     def error(self) -> str | None:
         """Why no explainer is available, if so."""
         return self._error
+
+
+def default_explainer_factory(model_path: Path, card: ModelCard) -> Callable[[], ExplainerLike]:
+    """A factory building :class:`pneumo.model.gradcam.Explainer` for the float model
+    the card names beside the classifier."""
+
+    def build() -> ExplainerLike:
+        from pneumo.errors import ModelNotFoundError
+        from pneumo.model.gradcam import Explainer
+        from pneumo.model.locate import explainer_path
+
+        path = explainer_path(model_path, card)
+        if path is None:
+            raise ModelNotFoundError(f"{model_path}: its model card names no explain model")
+        explainer: ExplainerLike = Explainer(path, card=card)
+        return explainer
+
+    return build
 
 
 def display_levels(pixels: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:

@@ -183,12 +183,8 @@ OOD_UNAVAILABLE = "out-of-distribution check unavailable"
 
 @dataclass(frozen=True)
 class OodCheck:
-    """What a scan needs: the fitted model and an explainer for embeddings.
-
-    When the card has an OOD model but the float explain model is missing or
-    refused, ``explainer`` is ``None`` and every image gets the warning
-    ":data:`OOD_UNAVAILABLE` (why)" instead: the check is never silently off.
-    """
+    """What a scan needs: the fitted model and an explainer for embeddings; without
+    a usable explainer every image gets ":data:`OOD_UNAVAILABLE` (why)" instead."""
 
     model: OodModel
     explainer: Explainer | None
@@ -211,21 +207,14 @@ class OodCheck:
 
         try:
             return cls(card.ood, Explainer(path, card, num_threads=2))
-        except ModelError as exc:
+        except ModelError as exc:  # checked above, but it may still fail to load
             return cls(card.ood, None, one_line(exc))
-
-    @property
-    def unavailable_warning(self) -> str | None:
-        """The record warning when the check cannot run, else ``None``."""
-        if self.explainer is not None:
-            return None
-        return (f"{OOD_UNAVAILABLE} ({self.unavailable or 'no explain model'}): "
-                "unusual images are not flagged")
 
     def warnings_for(self, model_input: np.ndarray) -> tuple[str, ...]:
         """``()`` for a usual image, else the one OOD warning (or why there is no check)."""
         if self.explainer is None:
-            return (str(self.unavailable_warning),)
+            why = self.unavailable or "no explain model"
+            return (f"{OOD_UNAVAILABLE} ({why}): unusual images are not flagged",)
         distance = self.model.distance(self.explainer.explain(model_input).embedding)
         return (self.model.warning(distance),) if distance > self.model.threshold else ()
 
