@@ -25,9 +25,9 @@ from PySide6.QtWidgets import (
 
 from desktop.viewer import PRESETS, ImageViewer
 from desktop.worklist_model import COLOURS
-from pneumo.results.display import NO_SELECTION, HeatmapPolicy, ResultView
+from pneumo.results.display import NEUTRAL_COLOURS, NO_SELECTION, HeatmapPolicy, ResultView
 
-_NEUTRAL = ("#e0e0e0", "#37474f")
+_NEUTRAL = NEUTRAL_COLOURS
 
 
 class ImagePanel(QWidget):

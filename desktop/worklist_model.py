@@ -26,6 +26,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from pneumo.model.card import LABELS, ModelCard
 from pneumo.results.display import (
+    STATE_COLOURS,
     Labels,
     RowFilter,
     RowState,
@@ -47,12 +48,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("File", "Result", "Probability", "Patient", "Study", "Warnings")
 COL_FILE, COL_RESULT, COL_PROBABILITY, COL_PATIENT, COL_STUDY, COL_WARNINGS = range(6)
 
-#: Result colours: (text, background).
-COLOURS = {
-    RowState.POSITIVE: ("#ffffff", "#b3261e"),
-    RowState.NEGATIVE: ("#ffffff", "#2e7d32"),
-    RowState.ERROR: ("#000000", "#f9a825"),
-}
+COLOURS = STATE_COLOURS
 _Index = QModelIndex | QPersistentModelIndex
 
 

@@ -73,6 +73,12 @@ def explainer_path(model_path: str | Path, card: ModelCard) -> Path | None:
     return folder / FLOAT_FILE
 
 
+def keras_path(model_path: str | Path, card: ModelCard) -> Path:
+    """The Keras source model of a classifier: the card's ``models.keras`` file
+    beside ``model_path``, else :data:`KERAS_FILE` there (it may not exist)."""
+    return Path(model_path).parent / (card.models.keras or KERAS_FILE)
+
+
 def explain_model_problem(model_path: str | Path, card: ModelCard) -> str | None:
     """Why the float explain model of a classifier cannot be used, or ``None``.
 

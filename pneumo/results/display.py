@@ -41,6 +41,16 @@ class RowState(Enum):
         return self in (RowState.NEGATIVE, RowState.POSITIVE)
 
 
+#: Result colours, (text, background), as CSS hex: the worklist, the banner, the pictures.
+STATE_COLOURS = {
+    RowState.POSITIVE: ("#ffffff", "#b3261e"),
+    RowState.NEGATIVE: ("#ffffff", "#2e7d32"),
+    RowState.ERROR: ("#000000", "#f9a825"),
+}
+NEUTRAL_COLOURS = ("#e0e0e0", "#37474f")
+"""Colours of a banner without a result."""
+
+
 class HeatmapPolicy(Enum):
     """Whether the heat map of a file is drawn."""
 
@@ -174,6 +184,12 @@ def heatmap_policy(state: RowState | None) -> HeatmapPolicy:
 def held_back_note(labels: Labels) -> str:
     """Why a negative result's heat map is not drawn."""
     return f"Heat map hidden for {labels[0]} results: it would mislead."
+
+
+def on_request_note(labels: Labels) -> str:
+    """Said where a held-back heat map is drawn all the same (``pneumo explain``)."""
+    return (f"Heat map drawn on request for a {labels[0]} result: "
+            "it points at nothing the model found and may mislead.")
 
 
 def empty_heatmap_note(labels: Labels) -> str:

@@ -88,7 +88,7 @@ def scan(
     ``threshold`` overrides the model card's decision threshold. Files the
     walk leaves out (hidden, not images) go to ``on_skip`` with the reason.
 
-    When the card holds an out-of-distribution model (``extra["ood"]``) and the
+    When the card holds an out-of-distribution model (its ``ood`` section) and the
     float explain model is beside the classifier, each classified image also
     gets its embedding (one more inference, in this same thread) and a warning
     when it is unusual for the model; see :mod:`pneumo.model.ood`.
