@@ -84,7 +84,9 @@ def test_progress_bar_draws_on_a_terminal_above_the_lines(
     assert main(["scan", str(good.root), "--model", str(float_model)]) == 0
     out = capsys.readouterr().out.splitlines()
     n = len(good.good)
-    assert len(out) == n + 1 and out[-1].startswith(f"{n} files: ")  # lines intact
+    assert len(out) == n + 2 and out[-1].startswith(f"{n} files: ")  # lines intact
+    assert out[-2].startswith("SKIPPED") and out[-2].endswith("notes.txt: not an image file "
+                                                              "(by name or content)")
     drawn = terminal.getvalue()
     assert f"0/{n} [" in drawn  # the bar knew how many files there are
     assert drawn.rstrip("\r").split("\r")[-1].strip() == ""  # and was erased at the end
