@@ -33,13 +33,14 @@ from desktop.settings import AppSettings
 from desktop.tags_panel import TagsPanel
 from desktop.worklist_model import WorklistRow
 from desktop.worklist_panel import WorklistPanel
+from pneumo.model.card import ModelCard
 from pneumo.results.display import (
     NO_SELECTION,
     Labels,
     empty_heatmap_note,
-    explain_problem_note,
     unavailable_note,
 )
+from pneumo.results.notes import explain_problem_note
 from pneumo.results.records import ScanRecord
 
 
@@ -255,7 +256,7 @@ class MainWindow(QMainWindow):
             problem = self.session.explain_problem
             self.bars.show_explain_problem(
                 None if problem is None
-                else explain_problem_note(problem, runner.card.ood is not None))
+                else explain_problem_note(problem, _checks_of(runner.card)))
 
     def _scan_finished(self, cancelled: bool) -> None:
         if not self.session.busy():
@@ -324,6 +325,13 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.shutdown(3000)
         super().closeEvent(event)
+
+
+def _checks_of(card: ModelCard) -> list[str]:
+    """The checks in the card that the explain model feeds."""
+    return [name for name, present in (("out-of-distribution check", card.ood is not None),
+                                       ("population check", card.population is not None))
+            if present]
 
 
 def local_paths(urls: Iterable[QUrl]) -> list[Path]:

@@ -34,7 +34,8 @@ from desktop.workers import (
     view_events,
 )
 from desktop.worklist_model import WorklistModel, WorklistRow
-from pneumo.results.display import NO_SELECTION, ResultView, describe, walk_note
+from pneumo.results.display import NO_SELECTION, ResultView, describe
+from pneumo.results.notes import walk_note
 from pneumo.results.records import ScanRecord
 
 if TYPE_CHECKING:

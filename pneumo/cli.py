@@ -234,6 +234,25 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--gif", metavar="OUT.gif",
                          help="where --layers writes the animation (default: ./<stem>_layers.gif)")
     explain.set_defaults(func=_explain)
+    fit_pop = sub.add_parser(
+        "fit-population",
+        help="fit the population check (is a film like the training children?)",
+        description="Fit the population check: a logistic model on the float model's "
+        "embedding, the training side of the card's patient split (inside) against the "
+        "train/ films of OUTSIDE_DIR split by patient (outside, e.g. adults), each film also "
+        "seen under random crops, display curves, borders and burned-in text; threshold on "
+        "the inside validation films. Writes ASSETS_DIR/model_card.json; the model files "
+        "are not changed; no test/ folder is read.",
+    )
+    fit_pop.add_argument("assets", metavar="ASSETS_DIR", help="folder with the models and card")
+    fit_pop.add_argument("--data", required=True, metavar="DATA_DIR",
+                         help="the training data set (train/ of NORMAL/ and PNEUMONIA/)")
+    fit_pop.add_argument("--outside", required=True, metavar="OUTSIDE_DIR",
+                         help="films of another population (its train/ is used)")
+    fit_pop.add_argument("--l2", type=float, default=10.0, help="L2 strength (10)")
+    fit_pop.add_argument("--seed", type=int, default=0, help="split and variant seed (0)")
+    fit_pop.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
+    fit_pop.set_defaults(func=_lazy("pneumo.commands.fit_population", "fit_population_command"))
     for name, (_, _, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, add_help=False)
         stage.add_argument("args", nargs=argparse.REMAINDER)

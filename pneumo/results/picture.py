@@ -2,7 +2,7 @@
 
 Used by ``pneumo explain``: one PNG (the film with its heat map and the
 result) or an animated GIF (one frame per convolution layer). The caption is a
-band above the film in the result's colour (:data:`~pneumo.results.display.STATE_COLOURS`)
+band above the film in the result's colour (:func:`~pneumo.results.display.colours_for`)
 with the banner of :func:`~pneumo.results.display.describe`, then smaller
 lines: warnings, notes and the not-for-diagnosis notice. Pillow only, no Qt.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from pneumo.model.gradcam import overlay_rgba
-from pneumo.results.display import NEUTRAL_COLOURS, STATE_COLOURS, ResultView
+from pneumo.results.display import ResultView, colours_for
 from pneumo.util.atomic import write_bytes_atomic
 
 NOTICE = "PneumoScan: not for diagnostic use"
@@ -94,7 +94,7 @@ def render(gray: np.ndarray, heatmap: np.ndarray | None, caption: Caption,
     out = Image.new("RGB", (width, band_h + notes_h + film.height), "white")
     draw = ImageDraw.Draw(out)
     state = caption.view.state
-    fg, bg = STATE_COLOURS.get(state, NEUTRAL_COLOURS) if state is not None else NEUTRAL_COLOURS
+    fg, bg = colours_for(state, caption.view.unreliable)
     draw.rectangle((0, 0, width, band_h), fill=bg)
     y = pad
     for line in banner:
