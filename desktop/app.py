@@ -3,7 +3,9 @@
 Starts Qt, loads the model (LiteRT only, no TensorFlow), opens the window and
 the given files or folders. ``--screenshot OUT.png`` waits until every result
 and the first file's heat map are shown, saves a screenshot of the window
-atomically and exits 0 (1 on timeout). ``--exit-when-ready`` prints a line and
+atomically and exits 0; 1 on timeout, or when a model could not be loaded
+(classifier or explain model) or a scan failed, each said on standard error
+(the screenshot still shows it). ``--exit-when-ready`` prints a line and
 exits as soon as the window is shown with the model loaded (for benchmarks).
 """
 
@@ -123,6 +125,7 @@ def _screenshot_when_done(app: QApplication, window: object, out: Path, timeout:
                           result: dict[str, int]) -> None:
     from desktop.export import save_widget_png
     from desktop.main_window import MainWindow
+    from pneumo.util.text import escape_text
 
     assert isinstance(window, MainWindow)
     settled: set[str] = set()
@@ -153,6 +156,9 @@ def _screenshot_when_done(app: QApplication, window: object, out: Path, timeout:
             print(f"screenshot saved to {saved}")
         except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hang
             print(f"pneumo gui: cannot save the screenshot: {exc}", file=sys.stderr)
+            result["code"] = 1
+        for problem in window.session.problems():  # shown in the window, and failed here
+            print(f"pneumo gui: {escape_text(problem)}", file=sys.stderr)
             result["code"] = 1
         app.quit()
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.actions import ViewerControls, install_actions
+from desktop.events import DisplayImage, OverlayReady, ViewProblem
 from desktop.export import export_csv, save_png
 from desktop.geometry import place_window
 from desktop.image_panel import ImagePanel
@@ -31,10 +32,16 @@ from desktop.model_info import NOT_FOR_DIAGNOSIS, model_info_html
 from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.tags_panel import TagsPanel
-from desktop.workers import DisplayImage, OverlayReady, ViewProblem
 from desktop.worklist_model import WorklistRow
 from desktop.worklist_panel import WorklistPanel
-from pneumo.results.display import NO_SELECTION, Labels, empty_heatmap_note, unavailable_note
+from pneumo.model.card import ModelCard
+from pneumo.results.display import (
+    NO_SELECTION,
+    Labels,
+    empty_heatmap_note,
+    unavailable_note,
+)
+from pneumo.results.notes import explain_problem_note
 from pneumo.results.records import ScanRecord
 
 
@@ -105,6 +112,7 @@ class MainWindow(QMainWindow):
         s.view_overlay.connect(self._view_overlay)
         s.view_problem.connect(self._view_problem)
         s.view_settled.connect(self.view_settled)
+        s.walk_reported.connect(self._walk_reported)
         s.failed.connect(lambda msg: self.statusBar().showMessage(f"Error: {msg}", 10000))
         s.worklist.rowsInserted.connect(self._rows_inserted)
         self.worklist.row_selected.connect(self._row_selected)
@@ -239,15 +247,25 @@ class MainWindow(QMainWindow):
             return
         if runner is None or thresholds is None:
             self.bars.show_no_model(self.session.model_error or "no model configured")
+            self.bars.show_explain_problem(None)
         else:
             self.bars.show_model(runner.card.name, runner.is_quantised, *thresholds,
                                  override=self.session.override_differs())
+            problem = self.session.explain_problem
+            self.bars.show_explain_problem(
+                None if problem is None
+                else explain_problem_note(problem, _checks_of(runner.card)))
 
     def _scan_finished(self, cancelled: bool) -> None:
         if not self.session.busy():
             self.worklist.scan_finished()
         rows = len(self.session.worklist.rows)
         self.statusBar().showMessage("Scan cancelled" if cancelled else f"{rows} files", 8000)
+
+    def _walk_reported(self, note: str) -> None:
+        self.worklist.set_note(note)
+        if note:
+            self.statusBar().showMessage(note, 15000)
 
     def _rows_inserted(self, *_args: object) -> None:
         if self.worklist.selected_row() is None:
@@ -305,6 +323,13 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.shutdown(3000)
         super().closeEvent(event)
+
+
+def _checks_of(card: ModelCard) -> list[str]:
+    """The checks in the card that the explain model feeds."""
+    return [name for name, present in (("out-of-distribution check", card.ood is not None),
+                                       ("population check", card.population is not None))
+            if present]
 
 
 def local_paths(urls: Iterable[QUrl]) -> list[Path]:

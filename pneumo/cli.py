@@ -214,6 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
     self_test.add_argument("--timeout", type=float, default=180.0,
                            help="seconds the window check may take (180)")
     self_test.set_defaults(func=_lazy("pneumo.commands.self_test", "self_test_command"))
+    bind = sub.add_parser(
+        "bind",
+        help="bind a model folder's card to its model files",
+        description="Write the card's decision fields (labels, each file's threshold, "
+        "preprocessing, model roles) into each .tflite file the card lists, and update the "
+        "card's sha256 entries; models are refused at load when their card no longer matches. "
+        "Only files whose sha256 matches the card are bound. For model folders converted "
+        "before bindings existed.",
+    )
+    bind.add_argument("folder", nargs="?", metavar="FOLDER",
+                      help="folder with the models and card (default: the shipped assets)")
+    bind.add_argument("--force", action="store_true",
+                      help="re-bind files whose card was edited since (vouch for the card as is)")
+    bind.set_defaults(func=_lazy("pneumo.commands.bind", "bind_command"))
     explain = sub.add_parser(
         "explain",
         help="write a picture of one film's result and Grad-CAM heat map",
@@ -285,7 +299,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"pneumo: error: {' '.join(message.split())}", file=sys.stderr)
+    from pneumo.util.text import escape_text
+
+    print(f"pneumo: error: {escape_text(' '.join(message.split()))}", file=sys.stderr)
 
 
 def _exit_code(exc: SystemExit) -> int:

@@ -37,20 +37,27 @@ def scan_command(args: argparse.Namespace) -> int:
     from pneumo.model.locate import default_model_path
     from pneumo.model.runner import ModelRunner
     from pneumo.results.export import write_csv, write_json
-    from pneumo.results.records import ScanRecord, format_record, summarize
+    from pneumo.results.records import ScanRecord, format_record, format_skipped, summarize
     from pneumo.scanning.pipeline import scan
-    from pneumo.scanning.walk import iter_inputs
+    from pneumo.scanning.walk import HIDDEN, Skipped, describe_skipped, iter_inputs
+    from pneumo.util.text import display_path
 
     paths = [Path(p) for p in args.paths]
+    skipped: list[Skipped] = []
     if next(iter_inputs(paths), None) is None:
-        raise UsageError("no image files found in " + ", ".join(str(p) for p in paths))
+        for _ in iter_inputs(paths, skipped.append):
+            pass
+        why = describe_skipped(skipped)
+        raise UsageError("no image files found in " + ", ".join(display_path(p) for p in paths)
+                         + (f" ({why})" if why else ""))
     model = Path(args.model) if args.model else default_model_path()
     runner = ModelRunner(model)
     json_stdout = args.json == "-"
     progress = progress_bar(paths)
     records: list[ScanRecord] = []
     try:
-        for record in scan(paths, runner, workers=args.workers, threshold=args.threshold):
+        for record in scan(paths, runner, workers=args.workers, threshold=args.threshold,
+                           on_skip=skipped.append):
             records.append(record)
             if not json_stdout:
                 _print_line(format_record(record), progress)
@@ -59,6 +66,9 @@ def scan_command(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
+    for item in skipped:
+        if item.reason != HIDDEN:  # hidden files are only counted
+            print(format_skipped(item), file=sys.stderr if json_stdout else sys.stdout)
     ids = bool(args.include_identifiers)
     try:
         if args.json:
@@ -72,6 +82,8 @@ def scan_command(args: argparse.Namespace) -> int:
     summary = summarize(records, runner.card.labels)
     threshold = runner.threshold if args.threshold is None else args.threshold
     summary += f" (threshold {threshold:.3f}, model {runner.model_path.name})"
+    if skipped:
+        summary += "; " + describe_skipped(skipped)
     print(summary, file=sys.stderr if json_stdout else sys.stdout)
     return 1 if failed else 0
 

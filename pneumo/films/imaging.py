@@ -6,26 +6,34 @@ back as ``float32`` in ``[0, 1]`` with bright meaning dense (MONOCHROME1 is
 inverted). Colour sources are converted to BT.601 luma and flagged with
 ``ImageMetadata.is_color`` when their channels differ meaningfully.
 
+Only PNG, JPEG, TIFF, BMP (checked by their magic bytes, whatever the name;
+:func:`pneumo.films.sniff.sniff_raster`) and DICOM are decoded; any other
+content is refused before a decoder sees it, and Pillow is only ever asked
+for that one format, so no other plugin (EPS runs Ghostscript) can be reached.
+
 Limits: images over :data:`MAX_PIXELS` pixels are refused before their pixels
 are decoded (Pillow's decompression-bomb limit is set to the same value).
 Truncated JPEG and PNG files are refused even when Pillow could decode them
 (a JPEG without end-of-image marker, a PNG without IEND chunk), whatever
-``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says.
+``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says. A JPEG that libjpeg reports as
+corrupt but decodes is warned about (:mod:`pneumo.films.damage`). Library
+warnings raised while decoding name the file (:mod:`pneumo.films.library_warnings`).
 """
 
 from __future__ import annotations
 
 import io
 import stat
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pneumo.errors import UnreadableFileError, UnsupportedImageError, one_line
-from pneumo.films.sniff import sniff_dicom
+from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError, one_line
+from pneumo.films.damage import damage_warning, jpeg_damage
+from pneumo.films.library_warnings import decoding
+from pneumo.films.sniff import ACCEPTED_FORMATS, describe_content, sniff_dicom, sniff_raster
 
 MAX_PIXELS = 100_000_000
 """Largest image (width x height) accepted, for raster files and DICOM alike."""
@@ -97,11 +105,22 @@ def load_image(path: str | Path) -> LoadedImage:
     the problem.
     """
     path = Path(path)
+    with decoding(path):
+        return _load(path)
+
+
+def _load(path: Path) -> LoadedImage:
     data = _read_bytes(path)
     if sniff_dicom(data) is not None:
         from pneumo.films.dicom import read_dicom  # pydicom costs ~0.4 s: load it when needed
 
-        decoded = read_dicom(path, data, MAX_PIXELS)
+        try:
+            decoded = read_dicom(path, data, MAX_PIXELS)
+        except (ImageError, KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a Rust decoder's panic is a BaseException
+            raise UnreadableFileError(
+                path, f"pixel decoder failed ({type(exc).__name__}: {one_line(exc)})") from None
         gray, is_color = to_luma(decoded.pixels)
         meta = ImageMetadata(
             format="DICOM",
@@ -154,20 +173,19 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _load_raster(path: Path, data: bytes) -> LoadedImage:
-    """Decode a non-DICOM file with Pillow (first frame only)."""
+    """Decode an accepted raster file with Pillow (first frame only)."""
+    accepted = sniff_raster(data)
+    if accepted is None:
+        raise UnsupportedImageError(path, _not_accepted(path, data))
     try:
-        # Pillow only warns between 1x and 2x its limit: make that an error too.
-        # (catch_warnings is process-wide and not thread-safe: a concurrent thread
-        # may briefly see this filter, which only affects that one category.)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+        # formats=: Pillow tries no other plugin, whatever the content claims.
+        img = Image.open(io.BytesIO(data), formats=[accepted])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UnsupportedImageError(
             path, f"image too large (more than {MAX_PIXELS:,} pixels)"
         ) from None
     except UnidentifiedImageError:
-        raise UnsupportedImageError(path, _unidentified(path)) from None
+        raise UnreadableFileError(path, f"corrupt {accepted} header") from None
     except Exception as exc:  # noqa: BLE001 - Pillow plugins raise many types on corrupt headers
         raise UnreadableFileError(path, f"corrupt image header ({one_line(exc)})") from None
     with img:
@@ -186,6 +204,10 @@ def _load_raster(path: Path, data: bytes) -> LoadedImage:
             ) from None
     if frames > 1:
         notes.append(f"multi-frame {fmt} ({frames} frames): only the first frame is used")
+    if accepted == "JPEG":
+        damage = jpeg_damage(data)
+        if damage is not None:
+            notes.append(damage_warning(damage))
     gray, is_color = to_luma(pixels)
     meta = ImageMetadata(
         format=fmt,
@@ -229,8 +251,10 @@ def _pil_pixels(img: Image.Image) -> tuple[np.ndarray, list[str]]:
     return np.asarray(rgb, dtype=np.float32) / np.float32(255.0), notes
 
 
-def _unidentified(path: Path) -> str:
+def _not_accepted(path: Path, data: bytes) -> str:
+    """Why content that is neither DICOM nor an accepted raster format is refused."""
+    what = describe_content(data)
+    content = f"{what} content" if what else "content of an unknown kind"
     suffix = path.suffix.lower()
-    if suffix:
-        return f"not a recognised image or DICOM file (content does not match its {suffix!r} name)"
-    return "not a recognised image or DICOM file"
+    named = f", named {suffix!r}" if suffix else ""
+    return f"not an accepted image format ({content}{named}; accepted: {ACCEPTED_FORMATS})"

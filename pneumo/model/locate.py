@@ -107,3 +107,25 @@ def keras_path(model_path: str | Path, card: ModelCard) -> Path:
     """The Keras source model of a classifier: the card's ``models.keras`` file
     beside ``model_path``, else :data:`KERAS_FILE` there (it may not exist)."""
     return Path(model_path).parent / (card.models.keras or KERAS_FILE)
+
+
+def explain_model_problem(model_path: str | Path, card: ModelCard) -> str | None:
+    """Why the float explain model of a classifier cannot be used, or ``None``.
+
+    Checks what can be checked without loading it: that the card names one,
+    that it exists, and that the card vouches for it (listed, sha256, card
+    binding; :func:`pneumo.model.binding.check_model_file`). The heat maps and
+    the out-of-distribution check both depend on it.
+    """
+    from pneumo.model.binding import binding_status
+
+    path = explainer_path(model_path, card)
+    if path is None:
+        return "the model card names no explain model"
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        return f"{path.name} not found beside {Path(model_path).name}"
+    except OSError as exc:
+        return f"{path}: cannot read model ({exc.strerror or exc})"
+    return binding_status(path, content, card)

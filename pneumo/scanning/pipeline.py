@@ -25,7 +25,7 @@ from pneumo.errors import ImageError, PneumoError
 from pneumo.films.imaging import ImageMetadata, load_image
 from pneumo.model.preprocess import Preprocessing, preprocess
 from pneumo.results.records import ScanRecord
-from pneumo.scanning.walk import InputProblem, iter_inputs
+from pneumo.scanning.walk import InputProblem, SkipHandler, iter_inputs
 
 if TYPE_CHECKING:
     from pneumo.checks.model_checks import ModelChecks
@@ -77,6 +77,7 @@ def scan(
     cancel: threading.Event | None = None,
     threshold: float | None = None,
     max_in_flight: int | None = None,
+    on_skip: SkipHandler | None = None,
 ) -> Iterator[ScanRecord]:
     """Classify every image under ``paths``, yielding records in input order.
 
@@ -85,7 +86,8 @@ def scan(
     only). At most ``max_in_flight`` files (default ``4 * workers``) are
     decoded ahead, so memory stays bounded however large the folder. Setting
     ``cancel`` stops the scan promptly: no further records are yielded.
-    ``threshold`` overrides the model card's decision threshold.
+    ``threshold`` overrides the model card's decision threshold. Files the
+    walk leaves out (hidden, not images) go to ``on_skip`` with the reason.
 
     Every classified record carries the reliability checks' findings
     (``record.checks``). When the card holds an out-of-distribution or a
@@ -98,7 +100,7 @@ def scan(
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
     spec = runner.card.preprocessing
     pending: deque[ScanRecord | Future[_Prepared]] = deque()
-    items = iter_inputs(paths)
+    items = iter_inputs(paths, on_skip)
     exhausted = False
     from pneumo.checks.model_checks import ModelChecks
 
