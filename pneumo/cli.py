@@ -138,6 +138,15 @@ def _positive(text: str) -> int:
     return value
 
 
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--store", metavar="FILE",
+                       help="the results store (default: $PNEUMO_STORE, else "
+                       "results.sqlite3 in the user data folder)")
+    group.add_argument("--no-store", action="store_true",
+                       help="neither read nor write the results store")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``pneumo`` argument parser (stage subcommands are listed, not parsed)."""
     parser = argparse.ArgumentParser(
@@ -166,7 +175,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="include patient ID and name in JSON/CSV exports",
     )
     scan.add_argument("--threshold", type=_threshold, help="override the card's threshold")
+    scan.add_argument("--dicom-out", metavar="DIR",
+                      help="write a DICOM SR and a Secondary Capture for each classified "
+                      "DICOM film into DIR (PNG/JPEG inputs are skipped)")
+    _store_options(scan)
+    scan.add_argument("--no-cache", action="store_true",
+                      help="classify every file again, even those the store already knows")
     scan.set_defaults(func=_lazy("pneumo.commands.scan", "scan_command"))
+    history = sub.add_parser(
+        "history",
+        help="list earlier results and the audit trail",
+        description="List the results and audit rows (scans, exports, threshold overrides, "
+        "model changes) kept in the results store; PATH narrows them to a file (by path or "
+        "contents) or a folder.",
+    )
+    history.add_argument("path", nargs="?", metavar="PATH", help="a film or folder")
+    history.add_argument("--since", metavar="DATE", help="from this date (YYYY-MM-DD[THH:MM])")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.add_argument("--store", metavar="FILE", help="the results store (default: "
+                         "$PNEUMO_STORE, else the user data folder)")
+    history.add_argument("--include-identifiers", action="store_true",
+                         help="include patient ID and name")
+    history.set_defaults(func=_lazy("pneumo.commands.history", "history_command"))
     info = sub.add_parser("info", help="show the shipped models")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=_lazy("pneumo.commands.info", "info_command"))

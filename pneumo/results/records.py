@@ -30,8 +30,12 @@ METADATA_FIELDS = (
     "body_part",
     "sop_instance_uid",
 )
+#: Provenance: the file's content and the model that judged it, and whether
+#: the result was answered from the result store (:mod:`pneumo.results.store`).
+PROVENANCE_FIELDS = ("content_sha256", "model_sha256", "from_store")
 #: Export columns, in order (identifiers only when asked for).
-COLUMNS = ("path", "label", "probability", "error", "warnings", *METADATA_FIELDS)
+COLUMNS = ("path", "label", "probability", "error", "warnings", *METADATA_FIELDS,
+           *PROVENANCE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class ScanRecord:
 
     Exactly one of ``label``/``probability`` (both set) and ``error`` is set.
     DICOM fields are ``None`` when absent (always for PNG/JPEG files).
+    ``content_sha256`` and ``model_sha256`` (the file's and the model file's
+    sha256) are set by a scan through the result store; ``from_store`` says
+    the result was answered from the store without decoding the file.
     """
 
     path: Path
@@ -55,6 +62,9 @@ class ScanRecord:
     view_position: str | None = None
     body_part: str | None = None
     sop_instance_uid: str | None = None
+    content_sha256: str | None = None
+    model_sha256: str | None = None
+    from_store: bool = False
 
     @property
     def ok(self) -> bool:
