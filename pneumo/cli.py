@@ -194,8 +194,6 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--json", action="store_true", help="print JSON")
     history.add_argument("--store", metavar="FILE", help="the results store (default: "
                          "$PNEUMO_STORE, else the user data folder)")
-    history.add_argument("--include-identifiers", action="store_true",
-                         help="include patient ID and name")
     history.set_defaults(func=_lazy("pneumo.commands.history", "history_command"))
     info = sub.add_parser("info", help="show the shipped models")
     info.add_argument("--json", action="store_true", help="print JSON")

@@ -108,7 +108,7 @@ def test_scan_dicom_out_writes_an_sr_and_an_sc_in_the_source_study(
 def test_below_the_threshold_the_finding_is_absent_and_the_threshold_recorded(
     source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc, (record,), _ = _scan(capsys, str(source), "--threshold", "1.0",
+    _, (record,), _ = _scan(capsys, str(source), "--threshold", "1.0",
                              "--dicom-out", str(tmp_path / "out"))
     assert record["label"] == "NORMAL"
     _, _, sr_path, _ = _outputs(tmp_path / "out")

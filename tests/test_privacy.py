@@ -113,9 +113,24 @@ def test_scan_writes_only_the_chosen_exports(tmp_path_factory: pytest.TempPathFa
     _shipped()
     s = cli_session(tmp_path_factory.getbasetemp())
     # HOME, XDG folders, TMPDIR, cwd and the sources folder are all under s.root.
-    assert s.new_entries() == ["out", "out/results.csv", "out/results.json"]
+    # Besides the exports, only the results store in the user data folder.
+    store = "home/.local/share/PneumoScan"
+    assert s.new_entries() == [store, f"{store}/results.sqlite3",
+                               "out", "out/results.csv", "out/results.json"]
     changed = [k for k, v in s.root_before.items() if s.root_after.get(k) != v]
     assert changed == []
+
+
+def test_the_results_store_keeps_no_identifiers_and_is_private(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    _shipped()
+    s = cli_session(tmp_path_factory.getbasetemp())
+    folder = s.root / "home" / ".local" / "share" / "PneumoScan"
+    store = folder / "results.sqlite3"
+    _no_secrets(store.read_bytes().decode("latin-1"), "results store")
+    assert b"film_c.dcm" in store.read_bytes()  # the result is there, by path
+    assert store.stat().st_mode & 0o077 == 0 and folder.stat().st_mode & 0o077 == 0
 
 
 def test_gui_writes_settings_only_where_configured(

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import pneumo.scanning.pipeline as pipeline
 from pneumo.cli import main
 from pneumo.model.locate import assets_dir
 from pneumo.results.codec import record_from_json, record_to_json
 from pneumo.results.records import ScanRecord
 from pneumo.results.store import ResultStore, StoreError, default_store_path, user_data_dir
+from pneumo.scanning import pipeline
 from tests.subproc import REPO_ROOT
 from tests.tinymodel import film
 
@@ -248,3 +248,18 @@ def test_record_codec_round_trips_every_field() -> None:
     failed = ScanRecord(path=Path("x.png"), error="empty file (0 bytes)")
     assert record_from_json(record_to_json(failed)) == failed
     assert record_from_json(record_to_json(replace(failed, warnings=()))) == failed
+
+
+def test_the_store_keeps_no_identifiers_yet_answers_carry_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.tinymodel import write_dicom
+
+    dicom = write_dicom(tmp_path / "a.dcm", film(seed=2, blob=True), patient_name="Roe^Rita",
+                        patient_id="ID-777")
+    _, (first,), _ = _scan_json(capsys, str(dicom), "--include-identifiers")
+    _, (second,), _ = _scan_json(capsys, str(dicom), "--include-identifiers")
+    assert second["from_store"] and {**second, "from_store": False} == first
+    assert (second["patient_name"], second["patient_id"]) == ("Roe^Rita", "ID-777")
+    data = default_store_path().read_bytes()
+    assert b"Roe" not in data and b"ID-777" not in data

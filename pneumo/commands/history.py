@@ -30,7 +30,7 @@ def history_command(args: argparse.Namespace) -> int:
     with store:
         history = load_history(store, args.path, since)
     if args.json:
-        data = {"store": str(store.path), **history.to_dict(bool(args.include_identifiers))}
+        data = {"store": str(store.path), **history.to_dict()}
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return 0
     print(f"results ({len(history.results)}) in {store.path}")

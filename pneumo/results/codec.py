@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import enum
 import json
 import types
 import typing
@@ -33,7 +34,7 @@ def record_from_json(text: str) -> ScanRecord:
     """The :class:`ScanRecord` that :func:`record_to_json` wrote."""
     data = json.loads(text)
     if not isinstance(data, dict):
-        raise ValueError("stored record is not a JSON object")
+        raise TypeError("stored record is not a JSON object")
     value = _build(ScanRecord, data)
     assert isinstance(value, ScanRecord)
     return value
@@ -48,7 +49,7 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    if hasattr(value, "value") and hasattr(type(value), "__members__"):  # an Enum
+    if isinstance(value, enum.Enum):
         return _plain(value.value)
     return value
 
@@ -96,7 +97,7 @@ def _convert(hint: Any, value: Any) -> Any:
             return _build(hint, value)
         if issubclass(hint, Path):
             return Path(value)
-        if hasattr(hint, "__members__"):  # an Enum
+        if isinstance(hint, enum.EnumMeta):
             return hint(value)
         if hint is float and isinstance(value, (int, float)):
             return float(value)

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pneumo.model.runner import ModelRunner
     from pneumo.results.store import ResultStore
 
-__all__ = ["DicomExport", "DicomExporter", "EXPORT"]
+__all__ = ["EXPORT", "DicomExport", "DicomExporter"]
 
 EXPORT = "export"
 _KINDS = ("SR", "SC")

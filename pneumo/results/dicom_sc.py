@@ -136,13 +136,14 @@ def build_sc(source: Dataset, rgb: np.ndarray, *, series_uid: str, sop_uid: str,
     if orientation is None:
         # highdicom needs an orientation for a patient image; the source gave
         # none, so the attribute is left empty (Type 2: unknown), not invented.
-        sc.PatientOrientation = None
+        del sc.PatientOrientation
+        sc.add_new("PatientOrientation", "CS", None)
     if header.get("BodyPartExamined"):
         sc.BodyPartExamined = header.BodyPartExamined
     if header.get("Laterality"):
         sc.Laterality = header.Laterality
     elif not header.get("BodyPartExamined"):
-        sc.Laterality = None  # Type 2C, needed for a paired part: empty = unknown
+        sc.add_new("Laterality", "CS", None)  # Type 2C, needed for a paired part: empty = unknown
     sc.BurnedInAnnotation = "YES"
     sc.SeriesDescription = SC_SERIES_DESCRIPTION
     sc.ImageComments = f"{NOT_FOR_DIAGNOSIS}. Result and heat map of {PRODUCT}."

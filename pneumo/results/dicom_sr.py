@@ -90,7 +90,9 @@ def source_header(source: Dataset) -> Dataset:
     for element in source:
         if element.tag.group != 0x7FE0 and element.tag < 0x7FE00000:
             header.add(element)
-    header.file_meta = getattr(source, "file_meta", Dataset())
+    meta = getattr(source, "file_meta", None)
+    if meta is not None:
+        header.file_meta = meta
     for keyword in SOURCE_TYPE2:
         if keyword not in header:
             setattr(header, keyword, None)

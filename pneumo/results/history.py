@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,9 @@ class History:
     results: tuple[StoredResult, ...]
     events: tuple[AuditEvent, ...]
 
-    def to_dict(self, include_identifiers: bool = False) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"results": [r.to_dict(include_identifiers) for r in self.results],
+        return {"results": [r.to_dict() for r in self.results],
                 "events": [e.to_dict() for e in self.events]}
 
 
@@ -39,7 +39,7 @@ def parse_since(text: str) -> str:
                          ) from None
     if when.tzinfo is None:
         when = when.astimezone()  # local time
-    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return when.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 def _like_prefix(folder: str) -> str:

@@ -9,7 +9,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from pneumo import __version__
@@ -90,4 +90,4 @@ def host_name() -> str:
 
 def utc_now() -> str:
     """Now, UTC, ISO 8601 with milliseconds (sorts as text)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

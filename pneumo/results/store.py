@@ -12,8 +12,9 @@ A store that is corrupt or was written by a newer version is renamed aside
 (``results.sqlite3.corrupt-20260102T030405``; nothing is deleted) and a new
 one is started; :attr:`ResultStore.notice` says so in one line.
 
-The store holds patient data (paths, UIDs and, inside each stored record,
-patient ID and name): it is created readable by its owner only.
+Patient ID and name are never stored (a result answered from the store reads
+them again from the file's header). Paths, UIDs and study fields are: the
+store is created readable by its owner only.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pneumo.errors import PneumoError, one_line
 from pneumo.results.codec import record_to_json
@@ -178,7 +180,7 @@ class ResultStore:
         with self._lock:
             self._db.close()
 
-    def __enter__(self) -> ResultStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -187,11 +189,12 @@ class ResultStore:
     # -- writing -------------------------------------------------------------
     def add_result(self, record: ScanRecord, model: ModelIdentity, *, threshold: float,
                    origin: str = "scan") -> int:
-        """Append one result row; returns its id."""
+        """Append one result row (patient ID and name left out); returns its id."""
         row = (utc_now(), self._user, origin, _absolute(record.path), record.content_sha256,
                record.sop_instance_uid, model.sha256, model.name, model.analysis_key,
                threshold, record.probability, record.label, record.error,
-               json.dumps(list(record.warnings), ensure_ascii=False), record_to_json(record))
+               json.dumps(list(record.warnings), ensure_ascii=False),
+               record_to_json(replace(record, patient_id=None, patient_name=None)))
         return self._insert(
             "INSERT INTO results (time, user, origin, path, content_sha256, sop_instance_uid, "
             "model_sha256, model_name, analysis_key, threshold, probability, label, error, "

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pneumo.results.codec import record_from_json
-from pneumo.results.records import IDENTIFIER_FIELDS, ScanRecord
+from pneumo.results.records import ScanRecord
 
 __all__ = ["AuditEvent", "StoredResult"]
 
@@ -36,7 +37,7 @@ class StoredResult:
     record_json: str = field(repr=False)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> StoredResult:
+    def from_row(cls, row: sqlite3.Row) -> StoredResult:
         """From a ``results`` row."""
         return cls(
             id=int(row["id"]), time=row["time"], user=row["user"], origin=row["origin"],
@@ -52,12 +53,12 @@ class StoredResult:
         """The full record the scan made (raises ``ValueError`` if unreadable)."""
         try:
             return record_from_json(self.record_json)
-        except (TypeError, KeyError) as exc:
+        except (TypeError, KeyError, ValueError) as exc:
             raise ValueError(f"stored record {self.id} cannot be read ({exc})") from None
 
-    def to_dict(self, include_identifiers: bool = False) -> dict[str, Any]:
-        """JSON-ready form; patient ID and name only if ``include_identifiers``."""
-        out: dict[str, Any] = {
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
             "id": self.id, "time": self.time, "user": self.user, "origin": self.origin,
             "path": self.path, "content_sha256": self.content_sha256,
             "sop_instance_uid": self.sop_instance_uid, "model_sha256": self.model_sha256,
@@ -65,11 +66,6 @@ class StoredResult:
             "probability": self.probability, "label": self.label, "error": self.error,
             "warnings": list(self.warnings),
         }
-        if include_identifiers:
-            stored = _json(self.record_json, {})
-            for name in IDENTIFIER_FIELDS:
-                out[name] = stored.get(name)
-        return out
 
 
 @dataclass(frozen=True)
@@ -86,7 +82,7 @@ class AuditEvent:
     detail: Mapping[str, Any]
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> AuditEvent:
+    def from_row(cls, row: sqlite3.Row) -> AuditEvent:
         """From an ``events`` row."""
         return cls(
             id=int(row["id"]), time=row["time"], user=row["user"], host=row["host"],

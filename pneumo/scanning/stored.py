@@ -95,7 +95,9 @@ def scan_stored(
         except ValueError:
             return None
         label = None if stored.probability is None else model.label_for(stored.probability, cutoff)
-        return replace(stored, path=path, label=label, from_store=True)
+        patient_id, patient_name = _identifiers(path, stored)
+        return replace(stored, path=path, label=label, from_store=True,
+                       patient_id=patient_id, patient_name=patient_name)
 
     for record in scan(paths, runner, workers=workers, cancel=cancel, threshold=threshold,
                        max_in_flight=max_in_flight, lookup=lookup):
@@ -111,6 +113,21 @@ def scan_stored(
             except StoreError as exc:
                 fail(exc)
         yield record
+
+
+def _identifiers(path: Path, stored: ScanRecord) -> tuple[str | None, str | None]:
+    """Patient ID and name from a DICOM file's header (the store keeps neither)."""
+    if stored.sop_instance_uid is None and stored.modality is None:
+        return None, None
+    import pydicom
+
+    try:
+        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True,
+                             specific_tags=["PatientID", "PatientName"])
+    except Exception:  # noqa: BLE001 - the stored result stands without them
+        return None, None
+    return (str(ds.get("PatientID") or "").strip() or None,
+            str(ds.get("PatientName") or "").strip() or None)
 
 
 def record_scan_start(store: ResultStore, model: ModelIdentity, *, what: str,
