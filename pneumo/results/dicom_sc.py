@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian
 
 from pneumo.model.gradcam import overlay_rgba
 from pneumo.results.dicom_sr import NOT_FOR_DIAGNOSIS, Finding, source_header
@@ -132,6 +133,7 @@ def build_sc(source: Dataset, rgb: np.ndarray, *, series_uid: str, sop_uid: str,
         instance_number=1,
         manufacturer=MANUFACTURER,
         patient_orientation=orientation or ("A", "F"),
+        transfer_syntax_uid=ExplicitVRLittleEndian,
     )
     if orientation is None:
         # highdicom needs an orientation for a patient image; the source gave
