@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from pneumo.evaluation.metrics import BinaryMetrics
 from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
@@ -152,10 +151,3 @@ def run_app(args: list[str], env: dict[str, str], timeout: float = 120) -> Any:
     code = "import sys; from desktop.app import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout, check=False)
-
-
-@pytest.fixture(scope="session")
-def explainable_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """model.tflite (with model_float.tflite and card beside it)."""
-    pytest.importorskip("tensorflow")
-    return cached_model(tmp_path_factory.getbasetemp())
