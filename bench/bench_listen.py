@@ -31,8 +31,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from tests import synth  # noqa: E402 - the test suite's DICOM writers
-from tests.dicomnet import FILM_WRITERS, send  # noqa: E402
+from tests import synth  # the test suite's DICOM writers
+from tests.dicomnet import FILM_WRITERS, send
 
 KINDS = ("explicit", "rle", "jpegls", "jpeg2000")
 

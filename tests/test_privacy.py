@@ -140,9 +140,14 @@ def test_gui_writes_settings_only_where_configured(
     _shipped()
     s = gui_session(tmp_path_factory.getbasetemp())
     assert s.returncode == 0, s.stderr[-2000:]
-    # $PNEUMO_SETTINGS -> config/pneumo.ini; nothing under HOME/XDG (no QSettings
-    # in ~/.config, no caches), TMPDIR, the working directory or beside the sources.
-    assert s.new_entries() == ["config", "config/pneumo.ini", "out", "out/window.png"]
+    # $PNEUMO_SETTINGS -> config/pneumo.ini; under HOME/XDG only the results store
+    # (no QSettings in ~/.config, no caches); nothing in TMPDIR, the working
+    # directory or beside the sources.
+    store = "home/.local/share/PneumoScan"
+    assert s.new_entries() == ["config", "config/pneumo.ini", store, f"{store}/results.sqlite3",
+                               "out", "out/window.png"]
+    _no_secrets((s.root / store / "results.sqlite3").read_bytes().decode("latin-1"),
+                "the app's results store")
     assert s.outputs[1].read_text(encoding="utf-8").strip()
     _no_secrets(s.outputs[1].read_text(encoding="utf-8"), "settings file")
     _no_secrets(s.stdout, "app stdout")
@@ -164,9 +169,10 @@ def test_gui_settings_location(tmp_path: Path, how: str) -> None:
         args = ["--settings", str(ini), *args]
     s = run_audited(tmp_path, GUI_MAIN, args, [shot])
     assert s.returncode == 0, s.stderr[-2000:]
+    store = ["home/.local/share/PneumoScan", "home/.local/share/PneumoScan/results.sqlite3"]
     if how == "--settings":
-        expected = ["chosen", "chosen/app.ini", "out", "out/window.png"]
+        expected = ["chosen", "chosen/app.ini", *store, "out", "out/window.png"]
     else:
         expected = ["home/.config/PneumoScan", "home/.config/PneumoScan/PneumoScan.conf",
-                    "out", "out/window.png"]
+                    *store, "out", "out/window.png"]
     assert s.new_entries() == expected

@@ -12,21 +12,19 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from pneumo.errors import UsageError
-
 
 def listen_command(args: argparse.Namespace) -> int:
     """Run the listener until SIGTERM or Ctrl-C; print a line per film."""
     from pneumo.commands.scan import open_store_or_warn, warn
     from pneumo.model.locate import default_model_path
     from pneumo.model.runner import ModelRunner
-    from pneumo.network.forward import Destination
+    from pneumo.network.forward import Destination, check_ae_title
     from pneumo.network.listener import Listener, ListenerConfig
     from pneumo.results.records import ScanRecord, format_record
     from pneumo.results.store import user_data_dir
 
-    aet = _ae_title(args.ae_title)
-    allowed = tuple(_ae_title(a) for a in args.allow_ae or ())
+    aet = check_ae_title(args.ae_title)
+    allowed = tuple(check_ae_title(a) for a in args.allow_ae or ())
     config = ListenerConfig(
         directory=Path(args.dir) if args.dir else user_data_dir() / "listener",
         host=args.host, port=args.port, ae_title=aet, allowed_aes=allowed,
@@ -75,13 +73,6 @@ def listen_command(args: argparse.Namespace) -> int:
           f"{stats.refused} refused, {stats.rejected_associations} associations rejected, "
           f"{stats.sent} results sent", file=sys.stderr, flush=True)
     return 0
-
-
-def _ae_title(text: str) -> str:
-    title = text.strip()
-    if not 0 < len(title) <= 16 or not title.isprintable() or "\\" in title:
-        raise UsageError(f"not a valid AE title (1-16 printable characters): {text!r}")
-    return title
 
 
 def _is_loopback(host: str) -> bool:

@@ -45,7 +45,7 @@ def scan_command(args: argparse.Namespace) -> int:
     from pneumo.model.runner import ModelRunner
     from pneumo.results.provenance import ModelIdentity
     from pneumo.results.records import format_record, summarize
-    from pneumo.scanning.stored import SCAN, record_scan_start, scan_stored
+    from pneumo.scanning.stored import audit_scan, scan_stored
     from pneumo.scanning.walk import iter_inputs
     from pneumo.util.progress import ProgressBar
 
@@ -57,7 +57,9 @@ def scan_command(args: argparse.Namespace) -> int:
     identity = ModelIdentity.of(runner)
     store = open_store_or_warn(args)
     if store is not None:
-        record_scan_start(store, identity, what=SCAN, paths=paths, threshold=args.threshold)
+        problem = audit_scan(store, runner, paths, args.threshold, origin="scan")
+        if problem:
+            warn(problem)
     exporter = _exporter(args, runner, store)
     json_stdout = args.json == "-"
     progress = ProgressBar(None, stream=sys.stderr)

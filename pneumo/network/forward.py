@@ -23,11 +23,20 @@ from pneumo.errors import UsageError, one_line
 if TYPE_CHECKING:
     from pneumo.results.store import ResultStore
 
-__all__ = ["SEND", "Destination", "Forwarder"]
+__all__ = ["SEND", "Destination", "Forwarder", "check_ae_title"]
 
 SEND = "send"
 MAX_BACKOFF_S = 60.0
 _TIMEOUT_S = 30
+
+
+def check_ae_title(text: str) -> str:
+    """An AE title as typed, stripped; :class:`UsageError` unless it has 1-16
+    printable characters and no backslash."""
+    title = text.strip()
+    if not 0 < len(title) <= 16 or not title.isprintable() or "\\" in title:
+        raise UsageError(f"not a valid AE title (1-16 printable characters): {text!r}")
+    return title
 
 
 @dataclass(frozen=True)
@@ -46,10 +55,9 @@ class Destination:
             number = int(port)
         except ValueError:
             raise UsageError(f"--forward: expected HOST:PORT:AET, got {text!r}") from None
-        if not host or not 0 < number < 65536 or not 0 < len(aet) <= 16:
-            raise UsageError(f"--forward: expected HOST:PORT:AET (AE title of 1-16 "
-                             f"characters), got {text!r}")
-        return cls(host.strip("[]"), number, aet)
+        if not host or not 0 < number < 65536:
+            raise UsageError(f"--forward: expected HOST:PORT:AET, got {text!r}")
+        return cls(host.strip("[]"), number, check_ae_title(aet))
 
     def __str__(self) -> str:
         return f"{self.ae_title}@{self.host}:{self.port}"

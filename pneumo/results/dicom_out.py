@@ -14,6 +14,8 @@ written is an ``export`` row in the audit trail when a store is given.
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from pneumo.model.runner import ModelRunner
     from pneumo.results.store import ResultStore
 
-__all__ = ["EXPORT", "DicomExport", "DicomExporter"]
+__all__ = ["EXPORT", "DicomExport", "DicomExporter", "export_all"]
 
 EXPORT = "export"
 _KINDS = ("SR", "SC")
@@ -185,3 +187,15 @@ class DicomExporter:
             "file": str(target), "sop_instance_uid": str(ds.SOPInstanceUID),
             "study_instance_uid": str(source.StudyInstanceUID),
         })
+
+
+def export_all(records: Iterable[ScanRecord], exporter: DicomExporter,
+               threshold: float | None = None,
+               cancel: threading.Event | None = None) -> Iterator[DicomExport]:
+    """Export each record in turn (the app's "Export to DICOM"); stops when
+    ``cancel`` is set. Records that were not classified are passed over."""
+    for record in records:
+        if cancel is not None and cancel.is_set():
+            return
+        if record.error is None and record.probability is not None:
+            yield exporter.export(record, threshold)

@@ -13,7 +13,8 @@ from pneumo.errors import UsageError
 from pneumo.results.store import ResultStore
 from pneumo.results.store_rows import AuditEvent, StoredResult
 
-__all__ = ["History", "earlier_results", "load_history", "parse_since"]
+__all__ = ["EarlierResult", "History", "earlier_results", "film_history", "load_history",
+           "parse_since"]
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,48 @@ def earlier_results(store: ResultStore, path: str | Path,
 
 def _where(clauses: list[str]) -> str:
     return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+@dataclass(frozen=True)
+class EarlierResult:
+    """One stored result of a film, as the app lists it."""
+
+    time: str
+    label: str | None
+    probability: float | None
+    error: str | None
+    model_name: str
+    model_sha256: str
+    origin: str
+    other_model: bool
+    """Made by another model file than the one in use (another version)."""
+
+    def text(self) -> str:
+        """One line: when, the result, and which model (flagged when another)."""
+        when = _local_minutes(self.time)
+        if self.probability is not None:
+            outcome = f"{self.label or ''} {self.probability:.3f}"
+        else:
+            outcome = f"error: {self.error}"
+        model = f"{self.model_name} {self.model_sha256[:8]}"
+        flag = "  [other model version]" if self.other_model else ""
+        return f"{when}  {outcome}  ({self.origin}, {model}){flag}"
+
+
+def film_history(store: ResultStore, path: str | Path, content_sha256: str | None,
+                 current_model_sha256: str | None) -> tuple[EarlierResult, ...]:
+    """A film's stored results, newest first, those of another model flagged."""
+    rows = earlier_results(store, path, content_sha256)
+    return tuple(
+        EarlierResult(time=r.time, label=r.label, probability=r.probability, error=r.error,
+                      model_name=r.model_name, model_sha256=r.model_sha256, origin=r.origin,
+                      other_model=current_model_sha256 is not None
+                      and r.model_sha256 != current_model_sha256)
+        for r in reversed(rows))
+
+
+def _local_minutes(utc_text: str) -> str:
+    try:
+        return datetime.fromisoformat(utc_text).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return utc_text

@@ -148,3 +148,29 @@ def record_scan_start(store: ResultStore, model: ModelIdentity, *, what: str,
                     detail={"paths": [os.path.abspath(p) for p in paths], "model": model.name,
                             "model_file": model.file_name, "origin": origin,
                             "threshold": model.threshold if threshold is None else threshold})
+
+
+def audit_scan(store: ResultStore, runner: ModelRunner, paths: Iterable[str | Path],
+               threshold: float | None, *, origin: str) -> str | None:
+    """:func:`record_scan_start` for a scan about to run; the problem, if the
+    store fails, as one line (the scan goes on)."""
+    try:
+        record_scan_start(store, ModelIdentity.of(runner), what=SCAN, paths=paths,
+                          threshold=threshold, origin=origin)
+    except StoreError as exc:
+        return str(exc)
+    return None
+
+
+def audit_threshold_override(store: ResultStore, runner: ModelRunner, threshold: float | None,
+                             *, origin: str) -> str | None:
+    """A ``threshold override`` audit row (the app's setting changed); the
+    problem, if the store fails, as one line."""
+    model = ModelIdentity.of(runner)
+    try:
+        store.add_event(THRESHOLD_OVERRIDE, model_sha256=model.sha256,
+                        detail={"threshold": threshold, "card_threshold": model.threshold,
+                                "origin": origin})
+    except StoreError as exc:
+        return str(exc)
+    return None
