@@ -183,3 +183,16 @@ def test_dciodvfy_finds_no_errors(tmp_path: Path, source: Path,
     assert len(files) == 4
     for path in files:
         assert _dciodvfy_errors(path) == [], path.name
+
+
+def test_a_plain_scan_loads_neither_highdicom_nor_pynetdicom(tmp_path: Path) -> None:
+    from tests.subproc import run_python
+
+    png = assets_dir() / "samples" / "normal_IM-0010-0001.jpeg"
+    code = ("import sys, json; from pneumo.cli import main; "
+            f"rc = main(['scan', {str(png)!r}, '--store', {str(tmp_path / 's.sqlite3')!r}]); "
+            "print('LOADED', json.dumps(sorted({m.split('.')[0] for m in sys.modules} "
+            "& {'highdicom', 'pynetdicom', 'pydicom'}))); sys.exit(rc)")
+    proc = run_python("-c", code)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split("LOADED", 1)[1].strip() == "[]"

@@ -133,8 +133,8 @@ class _DicomTally:
 
 def _write_exports(args: argparse.Namespace, records: list[ScanRecord],
                    store: ResultStore | None, model_sha256: str) -> None:
-    from pneumo.results.dicom_out import EXPORT
     from pneumo.results.export import write_csv, write_json
+    from pneumo.results.provenance import EXPORT
     from pneumo.results.store import StoreError
 
     ids = bool(args.include_identifiers)

@@ -3,9 +3,8 @@
 :class:`Listener` runs a pynetdicom server (its own threads, one per
 association) and one classifier thread. An association thread keeps each
 received object atomically in the :class:`~pneumo.network.inbox.Inbox` and
-queues it; the classifier thread runs the queued files through
-:func:`~pneumo.scanning.stored.scan_stored` (input gate, checks, model, the
-result store), hands every record to ``on_record`` and, with a
+queues it for the :class:`~pneumo.network.classifier.Classifier` (gate,
+checks, model, result store; ``on_record`` gets every record), which, with a
 :class:`~pneumo.network.forward.Destination`, writes its SR and SC into the
 outbox for the :class:`~pneumo.network.forward.Forwarder`.
 
@@ -20,7 +19,6 @@ the next start.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,13 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pneumo.errors import PneumoError, one_line
+from pneumo.network.classifier import Classifier
 from pneumo.network.forward import Destination, Forwarder
 from pneumo.network.inbox import DiskFull, Inbox
 from pneumo.results.records import ScanRecord
 
 if TYPE_CHECKING:
     from pneumo.model.runner import ModelRunner
-    from pneumo.results.dicom_out import DicomExporter
     from pneumo.results.store import ResultStore
 
 __all__ = ["Listener", "ListenerConfig", "ListenerStats"]
@@ -42,7 +40,6 @@ __all__ = ["Listener", "ListenerConfig", "ListenerStats"]
 LISTEN_START, LISTEN_STOP = "listen start", "listen stop"
 RECEIVE, REJECT = "receive", "association rejected"
 _OUT_OF_RESOURCES = 0xA700
-_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -92,26 +89,22 @@ class Listener:
                  on_record: Callable[[ScanRecord], None] | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         self.config = config
-        self._runner = runner
         self._store = store
-        self._on_record = on_record
         self._log = log or (lambda _msg: None)
         self.inbox = Inbox(Path(config.directory) / "received",
                            reserve_bytes=config.reserve_bytes)
-        self._queue: queue.Queue[Path] = queue.Queue()
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._assocs: dict[int, _Association] = {}
-        self._counts = {"received": 0, "classified": 0, "refused": 0, "rejected": 0,
-                        "aborted": 0}
+        self._counts = {"received": 0, "rejected": 0, "aborted": 0}
         self._server: Any = None
         self._ae: Any = None
-        self._classifier: threading.Thread | None = None
         self.forwarder: Forwarder | None = None
-        self._exporter: DicomExporter | None = None
         if config.forward is not None:
             self.forwarder = Forwarder(config.forward, Path(config.directory) / "outbox",
                                        calling_ae=config.ae_title, store=store, log=self._log)
+        self._classifier = Classifier(runner, store, threshold=config.threshold,
+                                      workers=config.workers, on_record=on_record,
+                                      forwarder=self.forwarder, log=self._log)
 
     # -- lifecycle -------------------------------------------------------------
     @property
@@ -150,9 +143,7 @@ class Listener:
             raise PneumoError(f"cannot listen on {self.config.host}:{self.config.port} "
                               f"({exc.strerror or exc})") from None
         self._ae = ae
-        self._classifier = threading.Thread(target=self._classify_loop, name="pneumo-classify",
-                                            daemon=True)
-        self._classifier.start()
+        self._classifier.start(list(self.inbox.files()) if self._store is not None else ())
         if self.forwarder is not None:
             self.forwarder.start()
         self._audit(LISTEN_START, detail={
@@ -173,9 +164,7 @@ class Listener:
             for assoc in self._ae.active_associations:
                 assoc.abort()
             self._server = None
-        self._stop.set()
-        if self._classifier is not None:
-            self._classifier.join()
+        self._classifier.stop()
         if self.forwarder is not None:
             self.forwarder.stop()
         stats = self.stats()
@@ -186,8 +175,8 @@ class Listener:
         """Counts so far."""
         with self._lock:
             c = dict(self._counts)
-        return ListenerStats(received=c["received"], classified=c["classified"],
-                             refused=c["refused"], rejected_associations=c["rejected"],
+        return ListenerStats(received=c["received"], classified=self._classifier.classified,
+                             refused=self._classifier.refused, rejected_associations=c["rejected"],
                              aborted_associations=c["aborted"],
                              sent=self.forwarder.sent if self.forwarder else 0)
 
@@ -239,7 +228,7 @@ class Listener:
         state.received += 1
         with self._lock:
             self._counts["received"] += 1
-        self._queue.put(path)
+        self._classifier.put(path)
         return 0x0000
 
     def _abort(self, event: Any, state: _Association, why: str) -> int:
@@ -254,64 +243,6 @@ class Listener:
         timer.daemon = True
         timer.start()
         return _OUT_OF_RESOURCES
-
-    # -- classifier thread --------------------------------------------------------
-    def _classify_loop(self) -> None:
-        self._catch_up()
-        while True:
-            try:
-                batch = [self._queue.get(timeout=0.2)]
-            except queue.Empty:
-                if self._stop.is_set():
-                    return
-                continue
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._classify(batch)
-
-    def _classify(self, paths: list[Path]) -> None:
-        from pneumo.scanning.stored import scan_stored
-
-        exporter = self._get_exporter()
-        for record in scan_stored(paths, self._runner, self._store, origin="listen",
-                                  threshold=self.config.threshold, workers=self.config.workers,
-                                  on_store_error=self._log):
-            with self._lock:
-                self._counts["classified" if record.ok else "refused"] += 1
-            if self._on_record is not None:
-                self._on_record(record)
-            if exporter is not None and record.ok:
-                outcome = exporter.export(record, self.config.threshold)
-                if outcome.skipped is not None:
-                    self._log(outcome.describe())
-                elif self.forwarder is not None:
-                    self.forwarder.notify()
-
-    def _get_exporter(self) -> DicomExporter | None:
-        if self.forwarder is not None and self._exporter is None:
-            from pneumo.results.dicom_out import DicomExporter
-
-            self._exporter = DicomExporter(self.forwarder.outbox, self._runner, self._store)
-        return self._exporter
-
-    def _catch_up(self) -> None:
-        """Queue received files that have no result yet (a kill before classifying)."""
-        if self._store is None:
-            return
-        from pneumo.results.provenance import ModelIdentity
-        from pneumo.scanning.stored import content_sha256
-
-        key = ModelIdentity.of(self._runner).analysis_key
-        waiting = [p for p in self.inbox.files()
-                   if (digest := content_sha256(p)) is not None
-                   and self._store.cached(digest, key) is None]
-        if waiting:
-            self._log(f"classifying {len(waiting)} films received before the last stop")
-            for path in waiting:
-                self._queue.put(path)
 
     def _audit(self, action: str, **kwargs: Any) -> None:
         if self._store is None:

@@ -27,7 +27,7 @@ from pydicom.dataset import Dataset
 from pneumo.errors import one_line
 from pneumo.films.sniff import is_dicom_file
 from pneumo.results.dicom_sr import Finding, build_sr
-from pneumo.results.provenance import ModelIdentity
+from pneumo.results.provenance import EXPORT, ModelIdentity
 from pneumo.results.records import ScanRecord
 from pneumo.util.atomic import write_new_file_atomic
 
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EXPORT", "DicomExport", "DicomExporter", "export_all"]
 
-EXPORT = "export"
 _KINDS = ("SR", "SC")
 
 

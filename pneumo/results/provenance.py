@@ -17,6 +17,8 @@ from pneumo import __version__
 if TYPE_CHECKING:
     from pneumo.model.runner import ModelRunner
 
+#: The audit action of every export (CSV, JSON, each DICOM object).
+EXPORT = "export"
 PRODUCT = "PneumoScan"
 MANUFACTURER = "PneumoScan project (research software)"
 
