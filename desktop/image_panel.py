@@ -24,10 +24,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.viewer import PRESETS, ImageViewer
-from desktop.worklist_model import COLOURS
-from pneumo.results.display import NO_SELECTION, HeatmapPolicy, ResultView
+from pneumo.results.display import (
+    NEUTRAL_COLOURS,
+    NO_SELECTION,
+    HeatmapPolicy,
+    ResultView,
+    colours_for,
+)
 
-_NEUTRAL = ("#e0e0e0", "#37474f")
+_NEUTRAL = NEUTRAL_COLOURS
 
 
 class ImagePanel(QWidget):
@@ -122,9 +127,12 @@ class ImagePanel(QWidget):
             text = f"<span style='font-size:16pt'><b>{headline}</b></span> &nbsp; {detail}"
         else:
             text = f"<b>{headline}</b> &mdash; {detail}"
+        if view.unreliable:
+            why = "; ".join(view.reasons) or "see the warnings below"
+            text = f"⚠ {text}<br><b>Do not rely on this result:</b> {_escape(why)}"
         self.banner.setText(text)
         self.banner.setToolTip(str(view.path) if view.path is not None else "")
-        self._set_banner_style(COLOURS.get(view.state, _NEUTRAL) if view.state else _NEUTRAL)
+        self._set_banner_style(colours_for(view.state, view.unreliable))
         lines = [f"<span style='color:#555'>{_escape(str(view.path))}</span>"] if view.path else []
         lines += [f"<span style='color:#8a5a00'>⚠ {_escape(w)}</span>" for w in view.warnings]
         self.notes.setText("<br>".join(lines))

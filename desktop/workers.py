@@ -5,7 +5,9 @@ Each job is a generator function (no Qt, testable alone) yielding events.
 :meth:`QThreadPool.globalInstance` and re-emits each event through
 :attr:`WorkerSignals.yielded` (queued to the GUI thread), then ``finished``;
 an exception becomes ``errored``. Setting the worker's ``cancel`` event stops
-the generator at its next check.
+the generator at its next check. (superqt's ``thread_worker`` would add
+pygments and qtpy, slow the app's start-up, and stop a generator only between
+its events: ``bench/bench_dependencies.py``.)
 
 * :func:`scan_events` - find files, then classify them with the core
   :func:`pneumo.scanning.stored.scan_stored` (through the result store when one

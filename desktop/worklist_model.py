@@ -24,16 +24,19 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from desktop.result_style import warning_icon
 from pneumo.model.card import LABELS, ModelCard
 from pneumo.results.display import (
     Labels,
     RowFilter,
     RowState,
+    colours_for,
     filter_accepts,
+    has_warnings,
     patient_text,
+    result_text,
     row_state,
     state_name,
-    state_text,
     study_text,
 )
 from pneumo.results.records import ScanRecord
@@ -46,12 +49,6 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("File", "Result", "Probability", "Patient", "Study", "Warnings")
 COL_FILE, COL_RESULT, COL_PROBABILITY, COL_PATIENT, COL_STUDY, COL_WARNINGS = range(6)
 
-#: Result colours: (text, background).
-COLOURS = {
-    RowState.POSITIVE: ("#ffffff", "#b3261e"),
-    RowState.NEGATIVE: ("#ffffff", "#2e7d32"),
-    RowState.ERROR: ("#000000", "#f9a825"),
-}
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -69,6 +66,11 @@ class WorklistRow:
     def state(self) -> RowState:
         """Pending, cancelled, error, negative or positive."""
         return row_state(self.record, self.labels, self.cancelled)
+
+    @property
+    def unreliable(self) -> bool:
+        """True for a result that comes with a warning (drawn with an icon and a word)."""
+        return self.record is not None and self.record.unreliable
 
     @property
     def status(self) -> str:
@@ -130,14 +132,15 @@ class WorklistModel(QAbstractTableModel):
             return self._text(row, col).lower()
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, col)
+        if col == COL_RESULT and role == Qt.ItemDataRole.DecorationRole:
+            return warning_icon() if row.unreliable else None
         if col == COL_RESULT and role in (
             Qt.ItemDataRole.ForegroundRole,
             Qt.ItemDataRole.BackgroundRole,
         ):
-            colours = COLOURS.get(row.state)
-            if colours is None:
+            if not (row.state.has_result or row.state is RowState.ERROR):
                 return None
-            fg, bg = colours
+            fg, bg = colours_for(row.state, row.unreliable)
             return QBrush(QColor(fg if role == Qt.ItemDataRole.ForegroundRole else bg))
         if col == COL_PROBABILITY and role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -249,7 +252,7 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_STUDY:
             return study_text(rec)
         if col == COL_RESULT:
-            return state_text(row.state, row.labels)
+            return result_text(rec, row.labels, row.cancelled)
         if col == COL_PROBABILITY:
             return "" if rec is None or rec.probability is None else f"{rec.probability:.3f}"
         if col == COL_WARNINGS:
@@ -290,8 +293,7 @@ class WorklistFilter(QSortFilterProxyModel):
         row = model.index(source_row, 0, source_parent).data(ROW_ROLE)
         if not isinstance(row, WorklistRow):
             return True
-        warned = row.record is not None and bool(row.record.warnings)
-        if not filter_accepts(self._category, row.state, warned):
+        if not filter_accepts(self._category, row.state, has_warnings(row.record)):
             return False
         if not self._text:
             return True

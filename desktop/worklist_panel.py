@@ -30,7 +30,7 @@ from desktop.worklist_model import (
 )
 from pneumo.results.display import RowFilter, count_text, filter_choices
 
-COLUMN_WIDTHS = {COL_FILE: 200, COL_RESULT: 92, COL_PROBABILITY: 82, COL_PATIENT: 130,
+COLUMN_WIDTHS = {COL_FILE: 170, COL_RESULT: 190, COL_PROBABILITY: 82, COL_PATIENT: 130,
                  COL_STUDY: 150}
 
 

@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray"
+DEFAULT_NIH_DATA = REPO_ROOT.parent / "shared" / "data" / "nih_cxr8_sample"
 
 
 def data_root() -> Path:
@@ -41,6 +42,16 @@ def chest_xray_dir() -> Path:
     root = data_root()
     if not (root / "test" / "NORMAL").is_dir():
         pytest.skip(f"real chest X-ray data not found at {root} (set PNEUMO_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def nih_dir() -> Path:
+    """The NIH ChestX-ray8 adult sample (train/ and test/ split by patient):
+    $PNEUMO_NIH_DATA, else ../shared/data/nih_cxr8_sample; skips when absent."""
+    root = Path(os.environ.get("PNEUMO_NIH_DATA", str(DEFAULT_NIH_DATA)))
+    if not (root / "test" / "NORMAL").is_dir():
+        pytest.skip(f"NIH adult sample not found at {root} (set PNEUMO_NIH_DATA)")
     return root
 
 

@@ -15,7 +15,6 @@ import pytest
 from pneumo import __version__
 from pneumo.cli import main
 from pneumo.errors import DataError
-from pneumo.util.progress import ProgressBar
 from tests.subproc import run_python
 from tests.tinymodel import SampleFolder, make_scan_folder
 
@@ -69,23 +68,23 @@ def test_progress_is_quiet_when_piped(
     assert "\r" not in err and "[#" not in err and "\x1b" not in err
 
 
-def test_progress_bar_draws_on_a_terminal() -> None:
+def test_progress_bar_draws_on_a_terminal_above_the_lines(
+    good: SampleFolder, float_model: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    stream = Tty()
-    with ProgressBar(4, stream=stream, width=10) as bar:
-        assert bar.enabled
-        for _ in range(4):
-            bar.advance()
-    text = stream.getvalue()
-    assert "[##########] 4/4 100%" in text and text.endswith("\r\x1b[K")
-    piped = io.StringIO()
-    quiet = ProgressBar(4, stream=piped)
-    quiet.advance(4)
-    quiet.close()
-    assert not quiet.enabled and piped.getvalue() == ""
+    terminal = Tty()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["scan", str(good.root), "--model", str(float_model)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    n = len(good.good)
+    assert len(out) == n + 1 and out[-1].startswith(f"{n} files: ")  # lines intact
+    drawn = terminal.getvalue()
+    assert f"0/{n} [" in drawn  # the bar knew how many files there are
+    assert drawn.rstrip("\r").split("\r")[-1].strip() == ""  # and was erased at the end
 
 
 def test_csv_export_and_identifiers(

@@ -430,3 +430,49 @@ def test_sys_excepthook_routes_to_a_dialog(qtbot, window: MainWindow) -> None:
     assert sys.excepthook is not reporter._hook
     for box in reporter.dialogs:
         box.close()
+
+
+def test_flagged_row_is_marked_and_the_banner_says_why(qtbot, window: MainWindow,
+                                                       tmp_path: Path) -> None:
+    """A film whose DICOM says the patient is 45 is marked "unreliable" with an
+    icon in the worklist, its banner says why, and "With warnings" keeps it."""
+    from PySide6.QtGui import QBrush, QIcon
+
+    from desktop.worklist_model import COL_RESULT
+    from pneumo.checks.findings import Rule
+    from pneumo.results.display import UNRELIABLE
+    from tests.tinymodel import write_dicom
+
+    root = tmp_path / "ages"
+    adult = write_dicom(root / "adult.dcm", film(21, True), PatientAge="045Y")
+    child = write_dicom(root / "child.dcm", film(21, True), PatientAge="003Y")
+    scan_folder(qtbot, window, root)
+    model = window.session.worklist
+    rows = {r.path: i for i, r in enumerate(model.rows)}
+    flagged, trusted = model.row_at(rows[adult]), model.row_at(rows[child])
+    assert flagged.record is not None and flagged.record.checks.fired(Rule.AGE)
+    assert flagged.unreliable and not trusted.unreliable
+
+    def cell(path: Path, role: Qt.ItemDataRole) -> object:
+        return model.index(rows[path], COL_RESULT).data(role)
+
+    assert cell(adult, Qt.ItemDataRole.DisplayRole) == f"PNEUMONIA · {UNRELIABLE}"
+    assert cell(child, Qt.ItemDataRole.DisplayRole) == "PNEUMONIA"
+    icon = cell(adult, Qt.ItemDataRole.DecorationRole)
+    assert isinstance(icon, QIcon) and not icon.isNull()
+    assert cell(child, Qt.ItemDataRole.DecorationRole) is None
+    backgrounds = [cell(p, Qt.ItemDataRole.BackgroundRole) for p in (adult, child)]
+    assert all(isinstance(b, QBrush) for b in backgrounds)
+    assert backgrounds[0].color() != backgrounds[1].color()
+
+    select(qtbot, window, adult)
+    banner = window.image_panel.banner.text()
+    assert UNRELIABLE in banner and "Do not rely on this result" in banner
+    assert "patient age 45 years is outside the training population" in banner
+    select(qtbot, window, child)
+    assert UNRELIABLE not in window.image_panel.banner.text()
+
+    panel = window.worklist
+    panel.category.setCurrentText("With warnings")
+    shown = {panel.proxy.index(r, 0).data() for r in range(panel.proxy.rowCount())}
+    assert shown == {"adult.dcm"}

@@ -10,6 +10,7 @@ from pneumo.model.card import ModelCard
 from pneumo.model.preprocess import Preprocessing
 from pneumo.results.display import (
     NO_SELECTION,
+    UNRELIABLE,
     HeatmapPolicy,
     RowFilter,
     RowState,
@@ -18,7 +19,10 @@ from pneumo.results.display import (
     empty_heatmap_note,
     filter_accepts,
     filter_choices,
+    has_warnings,
     held_back_note,
+    reasons,
+    result_text,
     row_state,
     state_name,
     state_text,
@@ -103,3 +107,52 @@ def test_count_text_and_notes() -> None:
     states = [RowState.POSITIVE, RowState.POSITIVE, RowState.NEGATIVE, RowState.ERROR]
     assert count_text(states, LABELS) == "4 files · 2 opacity · 1 errors"
     assert empty_heatmap_note(LABELS) == "Heat map is empty: no region argues for opacity."
+
+
+# -- unreliable results: the word, the reasons, the banner, the filter ---------------------
+def _flagged(p: float, **checks: float) -> ScanRecord:
+    from pneumo.checks.findings import decide
+
+    findings = decide(**checks)
+    warnings = ("a sentence from the check",) if findings.flagged else ()
+    return ScanRecord(Path("f.png"), label=CARD.label_for(p), probability=p,
+                      warnings=warnings, checks=findings)
+
+
+def test_unreliable_results_say_so_in_the_result_column() -> None:
+    adult = _flagged(0.9, population_score=0.97, population_threshold=0.65)
+    assert result_text(adult, LABELS) == f"OPACITY · {UNRELIABLE}"
+    assert result_text(_result(0.9), LABELS) == "OPACITY"
+    assert result_text(None, LABELS) == "pending…"
+    assert result_text(ScanRecord(Path("x"), error="broken"), LABELS) == "ERROR"
+
+
+def test_reasons_name_each_rule_with_its_figures() -> None:
+    both = _flagged(0.2, population_score=0.97, population_threshold=0.65, ood_score=25.0,
+                    ood_threshold=18.3)
+    assert reasons(both) == (
+        ("the film does not look like the training children aged 1 to 5 "
+        "(population score 0.97 > 0.65)"),
+        "unusual image for this model (out-of-distribution score 25.0 > 18.3)",
+        "a sentence from the check")
+    old = _flagged(0.2, age_years=45.0)
+    assert reasons(old)[0] == ("patient age 45 years is outside the training population "
+                               "(children aged 1 to 5)")
+    lateral = ScanRecord(Path("l.dcm"), label="CLEAR", probability=0.1, warnings=("lateral",))
+    assert reasons(lateral) == ("lateral",)  # a gate warning is its own reason
+    assert reasons(_result(0.9)) == () and reasons(None) == ()
+
+
+def test_the_banner_of_an_unreliable_result_says_why() -> None:
+    view = describe(Path("a.png"), _flagged(0.9, age_years=45.0), LABELS, 0.6)
+    assert view.unreliable and view.headline == f"OPACITY · {UNRELIABLE}"
+    assert view.reasons and "45 years" in view.reasons[0]
+    trusted = describe(Path("a.png"), _result(0.9), LABELS, 0.6)
+    assert not trusted.unreliable and trusted.reasons == () and trusted.headline == "OPACITY"
+
+
+def test_with_warnings_filter_takes_flagged_rows() -> None:
+    assert has_warnings(_flagged(0.9, age_years=45.0))
+    assert not has_warnings(_result(0.9)) and not has_warnings(None)
+    assert filter_accepts(RowFilter.WARNINGS, RowState.POSITIVE,
+                          has_warnings(_flagged(0.9, age_years=45.0)))

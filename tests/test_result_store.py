@@ -240,7 +240,12 @@ def test_store_location_follows_the_platform_and_the_environment(
 
 
 def test_record_codec_round_trips_every_field() -> None:
+    from pneumo.checks.findings import CheckFindings, Rule
+
+    checks = CheckFindings(ood_score=25.5, ood_threshold=18.3, patient_age_years=47.0,
+                           rules=tuple(Rule)[:2])
     record = ScanRecord(path=Path("/a/b c.dcm"), label="PNEUMONIA", probability=0.25,
+                        checks=checks,
                         warnings=("one", "two"), patient_id="P1", patient_name="Doe^J",
                         study_date="20240101", modality="DX", sop_instance_uid="1.2.3",
                         content_sha256="ab" * 32, model_sha256="cd" * 32, from_store=True)

@@ -15,7 +15,7 @@ from types import FrameType
 
 def listen_command(args: argparse.Namespace) -> int:
     """Run the listener until SIGTERM or Ctrl-C; print a line per film."""
-    from pneumo.commands.scan import open_store_or_warn, warn
+    from pneumo.commands.outputs import open_store_or_warn, warn
     from pneumo.model.locate import default_model_path
     from pneumo.model.runner import ModelRunner
     from pneumo.network.forward import Destination, check_ae_title

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pneumo.checks.gate import check_input
+from pneumo.checks.model_checks import check_film
 from pneumo.errors import ImageError, PneumoError
 from pneumo.films.imaging import ImageMetadata, load_image
 from pneumo.model.preprocess import Preprocessing, preprocess
@@ -27,7 +28,7 @@ from pneumo.results.records import ScanRecord
 from pneumo.scanning.walk import InputProblem, iter_inputs
 
 if TYPE_CHECKING:
-    from pneumo.model.ood import OodCheck
+    from pneumo.checks.model_checks import ModelChecks
     from pneumo.model.runner import ModelRunner
 
 __all__ = ["ScanRecord", "scan"]
@@ -87,10 +88,12 @@ def scan(
     ``cancel`` stops the scan promptly: no further records are yielded.
     ``threshold`` overrides the model card's decision threshold.
 
-    When the card holds an out-of-distribution model (``extra["ood"]``) and the
-    float explain model is beside the classifier, each classified image also
-    gets its embedding (one more inference, in this same thread) and a warning
-    when it is unusual for the model; see :mod:`pneumo.model.ood`.
+    Every classified record carries the reliability checks' findings
+    (``record.checks``). When the card holds an out-of-distribution or a
+    population model and the float explain model is beside the classifier,
+    each classified image also gets its embedding (one more inference, in this
+    same thread), both scores, and a warning when a rule fires; a known
+    patient age decides the population rule (:mod:`pneumo.checks.findings`).
 
     ``lookup`` (called in this thread, in input order, before a file is handed
     to a worker) may answer a file with a finished record, which is then
@@ -103,9 +106,9 @@ def scan(
     pending: deque[ScanRecord | Future[_Prepared]] = deque()
     items = iter_inputs(paths)
     exhausted = False
-    from pneumo.model.ood import OodCheck
+    from pneumo.checks.model_checks import ModelChecks
 
-    ood = OodCheck.for_runner(runner)
+    checks = ModelChecks.for_runner(runner)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumo-decode")
     try:
         while True:
@@ -129,7 +132,7 @@ def scan(
                 if _cancelled(cancel):
                     return
                 wait_futures([head], timeout=_POLL_S)
-            record = _classify(head.result(), runner, threshold, ood)
+            record = _classify(head.result(), runner, threshold, checks)
             if _cancelled(cancel):
                 return
             yield record
@@ -142,7 +145,8 @@ def _cancelled(cancel: threading.Event | None) -> bool:
 
 
 def _classify(
-    prep: _Prepared, runner: ModelRunner, threshold: float | None, ood: OodCheck | None = None
+    prep: _Prepared, runner: ModelRunner, threshold: float | None,
+    checks: ModelChecks | None = None,
 ) -> ScanRecord:
     if prep.error is not None or prep.model_input is None:
         return ScanRecord.from_metadata(
@@ -159,19 +163,12 @@ def _classify(
             prep.path, prep.metadata, error=_unexpected(exc), warnings=prep.warnings
         )
     cutoff = runner.threshold if threshold is None else threshold
+    findings, warnings = check_film(checks, prep.model_input, prep.metadata)
     return ScanRecord.from_metadata(
         prep.path,
         prep.metadata,
         label=runner.card.label_for(probability, cutoff),
         probability=probability,
-        warnings=prep.warnings + _ood_warnings(ood, prep.model_input),
+        warnings=prep.warnings + warnings,
+        checks=findings,
     )
-
-
-def _ood_warnings(ood: OodCheck | None, model_input: np.ndarray) -> tuple[str, ...]:
-    if ood is None:
-        return ()
-    try:
-        return ood.warnings_for(model_input)
-    except Exception as exc:  # noqa: BLE001 - the check must not lose the result
-        return (f"out-of-distribution check failed ({type(exc).__name__}: {exc})",)
