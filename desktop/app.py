@@ -15,9 +15,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from pneumo.results.store import ResultStore
 
 READY_MARKER = "PNEUMOSCAN_READY"
 SCREENSHOT_SIZE = (1600, 1000)
@@ -54,6 +58,18 @@ def resolve_model(model: Path | None) -> tuple[Path | None, str | None]:
         return None, str(exc)
 
 
+def open_app_store() -> tuple[ResultStore | None, str | None]:
+    """The result store ($PNEUMO_STORE, else the user data folder) and a note
+    for the status bar when it was kept aside or cannot be used."""
+    from pneumo.results.store import StoreError, open_store
+
+    try:
+        store = open_store(None)
+    except StoreError as exc:
+        return None, f"{exc}; results are not kept"
+    return store, store.notice
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app; returns the process exit code."""
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -75,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = AppSettings(args.settings,
                            scratch=args.screenshot is not None or args.exit_when_ready)
     model_path, model_error = resolve_model(args.model)
-    session = Session(model_path, model_error, threshold_override=settings.threshold_override)
+    store, store_note = open_app_store()
+    session = Session(model_path, model_error, threshold_override=settings.threshold_override,
+                      store=store)
     window = MainWindow(session, settings)
+    if store_note:
+        window.statusBar().showMessage(store_note, 20000)
     reporter = install_excepthook(window)
     if args.screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
@@ -92,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         window.shutdown(5000)
         reporter.uninstall()
+        if store is not None:
+            store.close()
     return result["code"] or int(code)
 
 

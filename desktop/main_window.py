@@ -29,6 +29,7 @@ from desktop.geometry import place_window
 from desktop.image_panel import ImagePanel
 from desktop.model_bars import ModelBars
 from desktop.model_info import NOT_FOR_DIAGNOSIS, model_info_html
+from desktop.results_features import ResultFeatures
 from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.tags_panel import TagsPanel
@@ -74,6 +75,7 @@ class MainWindow(QMainWindow):
         self.notice.setStyleSheet("color:#b3261e; font-weight:bold; padding:2px 6px;")
         self._build()
         self.actions_ = install_actions(self)
+        self.features = ResultFeatures(self, self.actions_.export_png)
         self._connect()
         self._restore()
         session.load_model()
@@ -116,6 +118,7 @@ class MainWindow(QMainWindow):
         s.failed.connect(lambda msg: self.statusBar().showMessage(f"Error: {msg}", 10000))
         s.worklist.rowsInserted.connect(self._rows_inserted)
         self.worklist.row_selected.connect(self._row_selected)
+        self.worklist.row_selected.connect(self.features.show_history)
         self.worklist.cancel_requested.connect(s.cancel)
         self.image_panel.opacity_changed.connect(self._opacity_changed)
         self.tags.hide_identifiers_changed.connect(self.set_hide_identifiers)
@@ -167,7 +170,8 @@ class MainWindow(QMainWindow):
         return out
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Stop all workers and wait for them; True when all stopped."""
+        """Stop the listener and all workers and wait for them; True when all stopped."""
+        self.features.shutdown()
         return self.session.shutdown(timeout_ms)
 
     def clear_worklist(self) -> None:

@@ -41,6 +41,7 @@ from pneumo.results.records import ScanRecord
 if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
     from pneumo.model.runner import ModelRunner
+    from pneumo.results.store import ResultStore
 
 ExplainerFactory = Callable[[Path, "ModelCard"], Callable[[], ExplainerLike]]
 """Builds, for a model file and its card, a factory of the Grad-CAM explainer."""
@@ -72,9 +73,12 @@ class Session(QObject):
         *,
         explainer_factory: ExplainerFactory | None = None,
         threshold_override: float | None = None,
+        store: ResultStore | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self.store = store
+        """The result store scans are answered from and recorded in (None: off)."""
         self.worklist = WorklistModel(self)
         self.model_path = model_path
         self.model_error = model_error
@@ -182,6 +186,12 @@ class Session(QObject):
         self.threshold_override = value
         if self.card is not None:
             self.worklist.relabel(self.card, self.threshold)
+        if self.store is not None and self.runner is not None and self.override_differs():
+            from pneumo.scanning.stored import audit_threshold_override
+
+            problem = audit_threshold_override(self.store, self.runner, value, origin="app")
+            if problem:
+                self.failed.emit(problem)
 
     # -- scanning --------------------------------------------------------------------
     def busy(self) -> bool:
@@ -206,11 +216,17 @@ class Session(QObject):
             return
         paths = self._queue.popleft()
         self._done = self._total = 0
-        runner, threshold = self.runner, self.threshold_override
+        runner, threshold, store = self.runner, self.threshold_override, self.store
         reason = self.model_error or "no model loaded"
+        if store is not None and runner is not None:
+            from pneumo.scanning.stored import audit_scan
+
+            problem = audit_scan(store, runner, paths, threshold, origin="app")
+            if problem:
+                self.failed.emit(problem)
         worker: GeneratorWorker[ScanEvent] = GeneratorWorker(
             lambda cancel: scan_events(paths, runner, cancel=cancel, threshold=threshold,
-                                       no_model_reason=reason))
+                                       no_model_reason=reason, store=store))
         worker.signals.yielded.connect(self._scan_event)
         worker.signals.errored.connect(self._scan_failed)
         worker.signals.finished.connect(self._scan_finished)

@@ -10,8 +10,8 @@ pygments and qtpy, slow the app's start-up, and stop a generator only between
 its events: ``bench/bench_dependencies.py``.)
 
 * :func:`scan_events` - find files, then classify them with the core
-  :func:`pneumo.scanning.pipeline.scan`: yields ``list[Path]`` batches, a
-  :class:`WalkReport`, then records.
+  :func:`pneumo.scanning.stored.scan_stored` (through the result store when one
+  is given): yields ``list[Path]`` batches, a :class:`WalkReport`, then records.
 * :func:`view_events` - load one file for display, then explain it: yields a
   :class:`DisplayImage`, then a :class:`OverlayReady` or :class:`ViewProblem`.
 * :func:`load_model_events` - load a model runner off the GUI thread: yields
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
     from pneumo.model.gradcam import Explanation
     from pneumo.model.runner import ModelRunner
+    from pneumo.results.store import ResultStore
     from pneumo.scanning.walk import Skipped
 
 E = TypeVar("E")
@@ -126,14 +127,16 @@ def scan_events(
     threshold: float | None = None,
     no_model_reason: str = "no model loaded",
     workers: int = 2,
+    store: ResultStore | None = None,
 ) -> Iterator[list[Path] | ScanRecord | WalkReport]:
     """Find the image files under ``paths``, then classify them in order.
 
     Yields batches of file paths as folders are walked (for pending rows),
     error records for missing paths, a :class:`WalkReport` once the walk is
     done (files left out, and why), then one record per file from
-    :func:`pneumo.scanning.pipeline.scan`. With ``runner=None`` every file
-    gets an error record saying ``no_model_reason``.
+    :func:`pneumo.scanning.stored.scan_stored` (answered from and recorded in
+    ``store`` when given). With ``runner=None`` every file gets an error record
+    saying ``no_model_reason``.
     """
     from pneumo.scanning.walk import InputProblem, iter_inputs
 
@@ -166,9 +169,10 @@ def scan_events(
                 return
             yield ScanRecord(path=path, error=f"not classified: {no_model_reason}")
         return
-    from pneumo.scanning.pipeline import scan
+    from pneumo.scanning.stored import scan_stored
 
-    yield from scan(files, runner, workers=workers, cancel=cancel, threshold=threshold)
+    yield from scan_stored(files, runner, store, origin="app", workers=workers, cancel=cancel,
+                           threshold=threshold)
 
 
 def load_model_events(

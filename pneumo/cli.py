@@ -155,6 +155,53 @@ def _positive(text: str) -> int:
     return value
 
 
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--store", metavar="FILE",
+                       help="the results store (default: $PNEUMO_STORE, else "
+                       "results.sqlite3 in the user data folder)")
+    group.add_argument("--no-store", action="store_true",
+                       help="neither read nor write the results store")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
+    return value
+
+
+def _listen_parser(sub: Any) -> None:
+    listen = sub.add_parser(
+        "listen",
+        help="receive films over DICOM (C-STORE) and classify them as they arrive",
+        description="A DICOM Storage SCP: films sent to it are kept under --dir, classified "
+        "like scanned files and recorded in the results store; with --forward the SR and SC "
+        "of each result are sent to a PACS. Binds to 127.0.0.1 unless --host says otherwise. "
+        "Stops cleanly on SIGTERM or Ctrl-C.",
+    )
+    listen.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (127.0.0.1; 0.0.0.0 for every interface)")
+    listen.add_argument("--port", type=_port, default=11112, help="TCP port (11112)")
+    listen.add_argument("--ae-title", default="PNEUMOSCAN", help="our AE title (PNEUMOSCAN)")
+    listen.add_argument("--allow-ae", nargs="+", metavar="AET",
+                        help="accept associations only from these calling AE titles")
+    listen.add_argument("--forward", metavar="HOST:PORT:AET",
+                        help="send the SR and SC of each result to this PACS")
+    listen.add_argument("--dir", metavar="DIR", help="where received films and results are "
+                        "kept (default: the user data folder's listener/)")
+    listen.add_argument("--max-association-mb", type=_positive, default=4096, metavar="MB",
+                        help="abort an association that sends more than this (4096)")
+    listen.add_argument("--model", metavar="FILE", help="a .tflite model (default: shipped)")
+    listen.add_argument("--threshold", type=_threshold, help="override the card's threshold")
+    listen.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
+    _store_options(listen)
+    listen.set_defaults(func=_lazy("pneumo.commands.listen", "listen_command"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``pneumo`` argument parser (stage subcommands are listed, not parsed)."""
     parser = argparse.ArgumentParser(
@@ -183,7 +230,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="include patient ID and name in JSON/CSV exports",
     )
     scan.add_argument("--threshold", type=_threshold, help="override the card's threshold")
+    scan.add_argument("--dicom-out", metavar="DIR",
+                      help="write a DICOM SR and a Secondary Capture for each classified "
+                      "DICOM film into DIR (PNG/JPEG inputs are skipped)")
+    _store_options(scan)
+    scan.add_argument("--no-cache", action="store_true",
+                      help="classify every file again, even those the store already knows")
     scan.set_defaults(func=_lazy("pneumo.commands.scan", "scan_command"))
+    history = sub.add_parser(
+        "history",
+        help="list earlier results and the audit trail",
+        description="List the results and audit rows (scans, exports, threshold overrides, "
+        "model changes) kept in the results store; PATH narrows them to a file (by path or "
+        "contents) or a folder.",
+    )
+    history.add_argument("path", nargs="?", metavar="PATH", help="a film or folder")
+    history.add_argument("--since", metavar="DATE", help="from this date (YYYY-MM-DD[THH:MM])")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.add_argument("--store", metavar="FILE", help="the results store (default: "
+                         "$PNEUMO_STORE, else the user data folder)")
+    history.set_defaults(func=_lazy("pneumo.commands.history", "history_command"))
+    _listen_parser(sub)
     info = sub.add_parser("info", help="show the shipped models")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=_lazy("pneumo.commands.info", "info_command"))

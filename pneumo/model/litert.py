@@ -71,6 +71,16 @@ class LiteRTModel:
         self._path, self._card = loaded.path, loaded.card
         self._content = loaded.content  # the interpreter does not copy its buffer
         self._interpreter = loaded.interpreter
+        self._sha256: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        """sha256 (hex) of the model bytes actually loaded."""
+        if self._sha256 is None:
+            import hashlib
+
+            self._sha256 = hashlib.sha256(self._content).hexdigest()
+        return self._sha256
 
     @property
     def card(self) -> ModelCard:

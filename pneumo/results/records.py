@@ -41,9 +41,13 @@ METADATA_FIELDS = (
     "body_part",
     "sop_instance_uid",
 )
+#: Provenance: the file's content and the model that judged it, and whether
+#: the result was answered from the result store (:mod:`pneumo.results.store`).
+PROVENANCE_FIELDS = ("content_sha256", "model_sha256", "from_store")
 #: Export columns, in order (identifiers only when asked for); the findings
 #: follow as ``checks`` (JSON) or :data:`CHECK_COLUMNS` (CSV).
-COLUMNS = ("path", "label", "probability", "error", "warnings", "unreliable", *METADATA_FIELDS)
+COLUMNS = ("path", "label", "probability", "error", "warnings", "unreliable", *METADATA_FIELDS,
+           *PROVENANCE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class ScanRecord:
 
     Exactly one of ``label``/``probability`` (both set) and ``error`` is set.
     DICOM fields are ``None`` when absent (always for PNG/JPEG files).
+    ``content_sha256`` and ``model_sha256`` (the file's and the model file's
+    sha256) are set by a scan through the result store; ``from_store`` says
+    the result was answered from the store without decoding the file.
     """
 
     path: Path
@@ -68,6 +75,9 @@ class ScanRecord:
     body_part: str | None = None
     sop_instance_uid: str | None = None
     checks: CheckFindings = field(default_factory=CheckFindings)
+    content_sha256: str | None = None
+    model_sha256: str | None = None
+    from_store: bool = False
 
     @property
     def ok(self) -> bool:
@@ -121,11 +131,15 @@ class ScanRecord:
             warnings = [w for w in warnings.split("; ") if w]
         probability = data.get("probability")
         checks = data.get("checks")
+        from_store = data.get("from_store")
         return cls(
             path=Path(str(data["path"])), label=_text_or_none(data.get("label")),
             probability=None if probability in (None, "") else float(probability),
             error=_text_or_none(data.get("error")), warnings=tuple(str(w) for w in warnings),
             checks=CheckFindings.from_dict(checks if isinstance(checks, Mapping) else data),
+            content_sha256=_text_or_none(data.get("content_sha256")),
+            model_sha256=_text_or_none(data.get("model_sha256")),
+            from_store=from_store in (True, "True", "true", "1"),
             **fields)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
@@ -78,6 +78,7 @@ def scan(
     threshold: float | None = None,
     max_in_flight: int | None = None,
     on_skip: SkipHandler | None = None,
+    lookup: Callable[[Path], ScanRecord | None] | None = None,
 ) -> Iterator[ScanRecord]:
     """Classify every image under ``paths``, yielding records in input order.
 
@@ -95,6 +96,11 @@ def scan(
     each classified image also gets its embedding (one more inference, in this
     same thread), both scores, and a warning when a rule fires; a known
     patient age decides the population rule (:mod:`pneumo.checks.findings`).
+
+    ``lookup`` (called in this thread, in input order, before a file is handed
+    to a worker) may answer a file with a finished record, which is then
+    yielded in its place without decoding the file (the result store's cache,
+    :func:`pneumo.scanning.stored.scan_stored`).
     """
     workers = max(1, int(workers))
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
@@ -115,7 +121,9 @@ def scan(
                 elif isinstance(item, InputProblem):
                     pending.append(ScanRecord(path=item.path, error=item.problem))
                 else:
-                    pending.append(pool.submit(_prepare, item, spec))
+                    known = lookup(item) if lookup is not None else None
+                    pending.append(known if known is not None
+                                   else pool.submit(_prepare, item, spec))
             if not pending or _cancelled(cancel):
                 return
             head = pending.popleft()

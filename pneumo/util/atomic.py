@@ -113,3 +113,38 @@ def _umask() -> int:
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_new_file_atomic(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` atomically unless ``path`` exists; never replaces.
+
+    Returns False (writing nothing) when ``path`` already exists. The bytes go
+    to a temporary file first, which is then hard-linked to ``path`` (fails if
+    it exists, so two writers cannot both win); where hard links are not
+    supported it is renamed after an existence check.
+    """
+    path = Path(path)
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links on this file system
+            if path.exists():
+                return False
+            os.replace(tmp, path)
+        return True
+    finally:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
