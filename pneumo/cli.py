@@ -155,6 +155,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 64, got {text}")
+    return value
+
+
 def _store_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--store", metavar="FILE",
@@ -258,8 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
         "fit-ood",
         help="fit the out-of-distribution check and measure calibration",
         description="Fit the out-of-distribution score (Mahalanobis distance on the float "
-        "model's embedding) on the training side of the card's patient split, set its "
-        "threshold on the validation side, measure calibration (ECE), and write both into "
+        "model's embedding) on the training side of the card's patient split (with --variants, "
+        "each film also as random variants), set its threshold on the validation films, "
+        "measure calibration (ECE), and write both into "
         "ASSETS_DIR/model_card.json. The model files are not changed.",
     )
     fit_ood.add_argument("assets", metavar="ASSETS_DIR", help="folder with the models and card")
@@ -267,6 +278,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="labelled data (train/, val/, test/ of NORMAL/ and PNEUMONIA/)")
     fit_ood.add_argument("--limit", type=_positive, metavar="N",
                          help="use at most N training images")
+    fit_ood.add_argument("--variants", type=_count, default=0, metavar="N",
+                         help="also fit on N random variants of each training film (crops, "
+                         "borders, text, display curves, blur, rotation); 0, the shipped fit: "
+                         "the films alone (0)")
+    fit_ood.add_argument("--seed", type=int, default=0, help="seed of the variants (0)")
     fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
     fit_ood.set_defaults(func=_lazy("pneumo.commands.fit_ood", "fit_ood_command"))
     self_test = sub.add_parser(
