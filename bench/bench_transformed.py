@@ -75,7 +75,7 @@ def flag_table(models: Path, examples: list[Any], seed: int = 0, workers: int = 
             for stack in stacks:
                 rows.append([explainer.explain(x).embedding for x in stack])
                 probabilities.append(classifier.predict_batch(np.stack(stack)))
-    embeddings, wrong = np.asarray(rows), (np.asarray(probabilities) > classifier.threshold
+    embeddings, wrong = np.asarray(rows), (np.asarray(probabilities) >= classifier.threshold
                                            ) != labels[:, None].astype(bool)
     table = {}
     for k, name in enumerate(ROWS):

@@ -117,10 +117,11 @@ def _checks_html(card: ModelCard) -> list[str]:
     checks = check_summaries(card)
     if not checks:
         return []
-    parts = ["<h4>Reliability checks</h4><p>A film is flagged \"unreliable\" when a check "
-             "fires; as recorded in the model card.</p><table border='1' cellspacing='0' "
-             "cellpadding='3'><tr><th>check</th><th>threshold</th><th>fitted on</th>"
-             "<th>validation</th></tr>"]
+    head = ("<h4>Reliability checks</h4><p>A film is flagged \"unreliable\" when a check "
+            "fires; as recorded in the model card.</p><table border='1' cellspacing='0' "
+            "cellpadding='3'><tr><th>check</th><th>threshold</th><th>fitted on</th>"
+            "<th>validation</th></tr>")
+    parts = [head]
     for c in checks:
         threshold = "none (changes no result)" if c.threshold is None else f"{c.threshold:.3g}"
         parts.append(f"<tr><td>{_esc(c.name)}</td><td>{_esc(threshold)}</td>"
