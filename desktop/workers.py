@@ -284,9 +284,11 @@ def view_events(
         except PneumoError as exc:
             yield ViewProblem(path, "overlay", str(exc))
             return
-    from pneumo.model.gradcam import heatmap_to_image_size
+    from pneumo.model.gradcam import heatmap_on_film
+    from pneumo.model.preprocess import input_box
 
-    heat = heatmap_to_image_size(np.asarray(explanation.heatmap), image.pixels.shape[:2])
+    heat = heatmap_on_film(np.asarray(explanation.heatmap), image.pixels.shape[:2],
+                           input_box(image, card.preprocessing))
     yield OverlayReady(path, heat, heat_rgba(heat), float(explanation.probability),
                        float(explanation.peak))
 
