@@ -119,3 +119,21 @@ def test_trim_changes_the_kermany_films_with_margins_only(chest_xray_dir: Path) 
         assert 10 + i % 7 <= again.top <= 10 + i % 7 + box.top + slack, (e.path.name, again)
         assert 20 <= again.left <= 20 + box.left + slack, (e.path.name, box, again)
     assert 0.1 <= changed / len(examples) <= 0.6, changed
+
+
+def test_a_heat_map_lands_on_the_part_of_the_film_the_model_saw() -> None:
+    from pneumo.model.gradcam import heatmap_on_film, heatmap_to_image_size
+    from pneumo.model.preprocess import input_box
+
+    film = _pad(_film(), (30, 0, 20, 0), 1.0)
+    cam = np.random.default_rng(2).random((7, 7)).astype(np.float32)
+    box = input_box(film, Preprocessing(trim=True))
+    assert box == Box(30, 330, 20, 280)
+    heat = heatmap_on_film(cam, film.shape, box)
+    assert heat.shape == film.shape and heat[:30].max() == 0 and heat[:, :20].max() == 0
+    np.testing.assert_array_equal(heat[30:, 20:], heatmap_to_image_size(cam, (300, 260)))
+    whole = input_box(film, Preprocessing())
+    np.testing.assert_array_equal(heatmap_on_film(cam, film.shape, whole),
+                                  heatmap_to_image_size(cam, film.shape))
+    small = box.scaled(film.shape, (165, 140))
+    assert small == Box(15, 165, 10, 140)
