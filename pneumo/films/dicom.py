@@ -23,20 +23,33 @@ is returned as ``(H, W, 3)``; :mod:`pneumo.films.imaging` turns it into luma.
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from pneumo.errors import UnreadableFileError, UnsupportedImageError, one_line
+from pneumo.films import limits
+from pneumo.films.codecs import configure_pydicom
+from pneumo.films.codestream import FrameMismatch, check_frame
+from pneumo.films.dicom_read import (
+    FrameError,
+    PixelElement,
+    pixel_element,
+    read_first_frame,
+    read_header,
+)
+from pneumo.films.lut import map_stored, table_span
 
-_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+_PIXEL_TAG = {"PixelData": 0x7FE00010, "FloatPixelData": 0x7FE00008,
+              "DoubleFloatPixelData": 0x7FE00009}
 
 # ImageMetadata field name -> DICOM keyword, for the plain string fields.
 _STRING_FIELDS = {
@@ -72,60 +85,157 @@ class DicomImage:
     warnings: tuple[str, ...] = ()
 
 
-def read_dicom(path: Path, data: bytes, max_pixels: int) -> DicomImage:
-    """Decode the DICOM file ``path`` whose bytes are ``data``.
+def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True) -> DicomImage:
+    """Decode the first frame of the DICOM file ``path``.
 
-    Only the first frame is decoded. Raises :class:`UnsupportedImageError` for
-    a file without pixel data or larger than ``max_pixels`` (checked before
-    decoding), and :class:`UnreadableFileError` for one that cannot be parsed
-    or decoded.
+    Reads the header and the first frame only, within the limits of
+    :mod:`pneumo.films.limits`. Raises :class:`UnsupportedImageError` for a
+    file without pixel data or larger than ``max_pixels`` (checked before
+    anything is decoded), and :class:`UnreadableFileError` for one that cannot
+    be parsed or decoded, or whose header contradicts its pixel data.
+
+    Integer grayscale values are mapped through a per-file lookup table
+    (:mod:`pneumo.films.lut`), which gives exactly the per-pixel arithmetic's
+    result; ``lookup_table=False`` runs that arithmetic on every pixel instead
+    (the reference the tests compare with).
     """
+    configure_pydicom()
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for corrupt files
-        raise UnreadableFileError(path, f"not a readable DICOM file ({one_line(exc)})") from None
-    if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
+        with open(path, "rb") as fh:
+            file_end = os.fstat(fh.fileno()).st_size
+            try:
+                ds, stream = read_header(fh)
+            except FrameError as exc:
+                raise UnreadableFileError(path, str(exc)) from None
+            except Exception as exc:  # noqa: BLE001 - pydicom raises many types for corrupt files
+                raise UnreadableFileError(
+                    path, f"not a readable DICOM file ({one_line(exc)})"
+                ) from None
+            if stream is not fh:  # an inflated copy
+                position = stream.tell()
+                file_end = stream.seek(0, io.SEEK_END)
+                stream.seek(position)
+            return _read_image(path, ds, stream, file_end, max_pixels, lookup_table)
+    except OSError as exc:
+        raise UnreadableFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def _read_image(path: Path, ds: Dataset, stream: BinaryIO, file_end: int, max_pixels: int,
+                lookup_table: bool) -> DicomImage:
+    """Everything after the header: checks, the first frame, decoding, mapping."""
+    try:
+        element = pixel_element(stream, ds, file_end)
+    except FrameError as exc:
+        raise UnreadableFileError(path, str(exc)) from None
+    if element is None:
         raise UnsupportedImageError(path, "DICOM file has no pixel data")
     rows, cols = _int(ds, "Rows"), _int(ds, "Columns")
-    if not rows or not cols:
+    if not rows or not cols or rows < 0 or cols < 0:
         raise UnsupportedImageError(path, "DICOM file has no image size (Rows/Columns)")
     if rows * cols > max_pixels:
         raise UnsupportedImageError(path, f"image too large ({cols} x {rows})")
     _ensure_transfer_syntax(ds)
     frames = max(1, _int(ds, "NumberOfFrames") or 1)
+    samples, bits = _geometry(path, ds, element)
+    frame_bytes = _frame_bytes(rows * cols * samples, bits)
     notes: list[str] = []
     if frames > 1:
         notes.append(f"multi-frame DICOM ({frames} frames): only the first frame is used")
+    encoded = element.available if element.encapsulated else frame_bytes
+    estimate = limits.decode_bytes(rows * cols, samples, max(1, bits // 8), encoded)
+    with limits.reserve(path, estimate):
+        raw = _decode_first_frame(path, ds, stream, element, frame_bytes, frames)
+        fields = _metadata(ds)
+        pixels, mapping = _map_values(path, raw, ds, notes, lookup_table)
+    fields.update(number_of_frames=frames, value_mapping=mapping)
+    return DicomImage(pixels=pixels, fields=fields, warnings=tuple(notes))
+
+
+def _decode_first_frame(path: Path, ds: Dataset, stream: BinaryIO, element: PixelElement,
+                        frame_bytes: int, frames: int) -> np.ndarray:
+    """The stored values of the first frame, checked against the header first."""
+    syntax = ds.file_meta.TransferSyntaxUID
     try:
-        raw = pixel_array(ds, index=0)
+        frame = read_first_frame(stream, ds, element, frame_bytes, frames)
+        if element.encapsulated:
+            check_frame(frame, syntax, _int(ds, "Rows") or 0, _int(ds, "Columns") or 0,
+                        _int(ds, "SamplesPerPixel") or 1, _int(ds, "BitsAllocated") or 0)
+    except (FrameError, FrameMismatch) as exc:
+        raise UnreadableFileError(path, f"DICOM header does not match its pixel data: {exc}"
+                                  if isinstance(exc, FrameMismatch) else str(exc)) from None
+    if element.encapsulated:
+        ds.add_new(_PIXEL_TAG[element.keyword], "OB", encapsulate([frame]))
+    else:
+        ds.add_new(_PIXEL_TAG[element.keyword], element.vr, frame)
+    if frames > 1:
+        ds.NumberOfFrames = 1
+    del frame
+    try:
+        return pixel_array(ds, index=0)
     except NotImplementedError as exc:
         raise UnsupportedImageError(
             path, f"unsupported DICOM pixel encoding ({one_line(exc)})"
         ) from None
+    except MemoryError:
+        raise UnsupportedImageError(path, "not enough memory to decode the pixel data") from None
     except Exception as exc:  # noqa: BLE001 - decoder plugins raise many types for corrupt data
         raise UnreadableFileError(
             path, f"DICOM pixel data cannot be decoded ({one_line(exc)})"
         ) from None
+
+
+def _map_values(path: Path, raw: np.ndarray, ds: Dataset, notes: list[str],
+                lookup_table: bool) -> tuple[np.ndarray, str]:
+    """Stored values to float32 ``[0, 1]``, bright = dense."""
     photometric = (_str(ds, "PhotometricInterpretation") or "MONOCHROME2").upper()
     try:
         if photometric == "PALETTE COLOR":
-            pixels, mapping = _palette(raw, ds), "palette"
-        elif raw.ndim == 3:
-            pixels, mapping = _colour(raw, ds), "colour range"
-        elif raw.ndim == 2:
-            pixels, mapping = _grayscale(raw, ds, notes)
-            if photometric == "MONOCHROME1":
-                pixels = 1.0 - pixels
-        else:
+            return _unit(_palette(raw, ds)), "palette"
+        if raw.ndim == 3:
+            return _unit(_colour(raw, ds)), "colour range"
+        if raw.ndim != 2:
             raise ValueError(f"unexpected pixel array shape {raw.shape}")
+        return _grayscale_image(raw, ds, notes, photometric == "MONOCHROME1", lookup_table)
     except Exception as exc:  # noqa: BLE001 - a malformed LUT or window in the file
         raise UnsupportedImageError(
             path, f"DICOM pixel values cannot be mapped ({one_line(exc)})"
         ) from None
-    fields = _metadata(ds)
-    fields.update(number_of_frames=frames, value_mapping=mapping)
-    pixels = np.clip(pixels, 0.0, 1.0).astype(np.float32, copy=False)
-    return DicomImage(pixels=pixels, fields=fields, warnings=tuple(notes))
+
+
+def _grayscale_image(raw: np.ndarray, ds: Dataset, notes: list[str], mono1: bool,
+                     lookup_table: bool) -> tuple[np.ndarray, str]:
+    """The grey value pipeline, through a lookup table where that is exact."""
+
+    def mapping(values: np.ndarray) -> tuple[np.ndarray, str]:
+        pixels, name = _grayscale(values, ds, notes)
+        if mono1:
+            pixels = 1.0 - pixels
+        return _unit(pixels), name
+
+    # A Modality LUT Sequence need not be monotonic, so a min-max scaling of
+    # its output could see other extremes on the table than on the image.
+    span = table_span(raw) if lookup_table and "ModalityLUTSequence" not in ds else None
+    return mapping(raw) if span is None else map_stored(raw, mapping, span)
+
+
+def _unit(pixels: np.ndarray) -> np.ndarray:
+    return np.clip(pixels, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def _geometry(path: Path, ds: Dataset, element: PixelElement) -> tuple[int, int]:
+    """(samples per pixel, bits allocated), refused when implausible."""
+    samples = _int(ds, "SamplesPerPixel") or 1
+    default_bits = {"FloatPixelData": 32, "DoubleFloatPixelData": 64}.get(element.keyword, 16)
+    bits = _int(ds, "BitsAllocated") or default_bits
+    if samples not in (1, 3, 4) or bits not in (1, 8, 16, 32, 64):
+        raise UnsupportedImageError(
+            path, f"unsupported DICOM sample layout ({samples} samples of {bits} bits)"
+        )
+    return samples, bits
+
+
+def _frame_bytes(samples: int, bits: int) -> int:
+    return -(-samples * bits // 8)
 
 
 def _grayscale(raw: np.ndarray, ds: Dataset, notes: list[str]) -> tuple[np.ndarray, str]:

@@ -1,9 +1,10 @@
 """Scan files and folders of X-rays: find images, classify them, report each.
 
-:func:`scan` decodes and preprocesses images on a small thread pool while the
-calling thread runs inference, yielding one :class:`ScanRecord` per file in
-input order. A file that cannot be read, or that the input gate refuses,
-becomes an error record and the scan goes on.
+:func:`scan` decodes and preprocesses images in decoding worker processes
+(:mod:`pneumo.scanning.pool`) while the calling thread runs inference,
+yielding one :class:`ScanRecord` per file in input order. A file that cannot
+be read, that the input gate refuses, or whose decoder crashes, becomes an
+error record and the scan goes on.
 """
 
 from __future__ import annotations
@@ -11,19 +12,18 @@ from __future__ import annotations
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from pneumo.checks.gate import check_input
-from pneumo.errors import ImageError, PneumoError
-from pneumo.films.imaging import ImageMetadata, load_image
-from pneumo.model.preprocess import Preprocessing, preprocess
+from pneumo.errors import PneumoError
+from pneumo.model.preprocess import Preprocessing
 from pneumo.results.records import ScanRecord
+from pneumo.scanning.pool import JobFailed, Outcome, WorkerCrashed, shared_pool
+from pneumo.scanning.prepare import Prepared, prepare, unexpected
 from pneumo.scanning.walk import InputProblem, iter_inputs
 
 if TYPE_CHECKING:
@@ -35,37 +35,10 @@ __all__ = ["ScanRecord", "scan"]
 _POLL_S = 0.05
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """What a worker hands to the inference thread (never the full image)."""
+class Pool(Protocol):
+    """What :func:`scan` needs of a decoder pool (:class:`~pneumo.scanning.pool.DecoderPool`)."""
 
-    path: Path
-    metadata: ImageMetadata | None
-    model_input: np.ndarray | None
-    warnings: tuple[str, ...]
-    error: str | None
-
-
-def _prepare(path: Path, spec: Preprocessing) -> _Prepared:
-    """Decode, gate and preprocess one file; every failure becomes ``error``."""
-    metadata: ImageMetadata | None = None
-    warnings: tuple[str, ...] = ()
-    try:
-        image = load_image(path)
-        metadata, warnings = image.metadata, tuple(image.warnings)
-        gate_warnings, refusal = check_input(image)
-        warnings += tuple(gate_warnings)
-        if refusal is not None:
-            return _Prepared(path, metadata, None, warnings, refusal)
-        return _Prepared(path, metadata, preprocess(image, spec), warnings, None)
-    except ImageError as exc:
-        return _Prepared(path, metadata, None, warnings, exc.problem)
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a scan
-        return _Prepared(path, metadata, None, warnings, _unexpected(exc))
-
-
-def _unexpected(exc: BaseException) -> str:
-    return f"unexpected error: {type(exc).__name__}: {exc}"
+    def submit(self, function: Any, *args: Any) -> Future[Outcome]: ...
 
 
 def scan(
@@ -76,15 +49,21 @@ def scan(
     cancel: threading.Event | None = None,
     threshold: float | None = None,
     max_in_flight: int | None = None,
+    pool: Pool | None = None,
+    job: Any = prepare,
 ) -> Iterator[ScanRecord]:
     """Classify every image under ``paths``, yielding records in input order.
 
-    Decoding and preprocessing run on ``workers`` threads; inference runs in
+    Decoding and preprocessing (``job``, :func:`~pneumo.scanning.prepare.prepare`)
+    run in ``pool``, by default the process-wide pool of ``workers`` decoding
+    processes (:func:`~pneumo.scanning.pool.shared_pool`); a file whose
+    decoder crashes gets the error "decoder crashed (...)". Inference runs in
     the thread consuming this generator (so ``runner`` is used by one thread
     only). At most ``max_in_flight`` files (default ``4 * workers``) are
     decoded ahead, so memory stays bounded however large the folder. Setting
-    ``cancel`` stops the scan promptly: no further records are yielded.
-    ``threshold`` overrides the model card's decision threshold.
+    ``cancel`` stops the scan promptly: no further records are yielded, and
+    files not yet started are dropped. ``threshold`` overrides the model
+    card's decision threshold.
 
     When the card holds an out-of-distribution model (``extra["ood"]``) and the
     float explain model is beside the classifier, each classified image also
@@ -94,13 +73,14 @@ def scan(
     workers = max(1, int(workers))
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
     spec = runner.card.preprocessing
-    pending: deque[ScanRecord | Future[_Prepared]] = deque()
+    pending: deque[ScanRecord | tuple[Path, Future[Outcome]]] = deque()
     items = iter_inputs(paths)
     exhausted = False
     from pneumo.model.ood import OodCheck
 
     ood = OodCheck.for_runner(runner)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumo-decode")
+    if pool is None:
+        pool = shared_pool(workers)
     try:
         while True:
             while not exhausted and len(pending) < limit and not _cancelled(cancel):
@@ -110,23 +90,44 @@ def scan(
                 elif isinstance(item, InputProblem):
                     pending.append(ScanRecord(path=item.path, error=item.problem))
                 else:
-                    pending.append(pool.submit(_prepare, item, spec))
+                    pending.append((item, pool.submit(job, item, spec)))
             if not pending or _cancelled(cancel):
                 return
             head = pending.popleft()
             if isinstance(head, ScanRecord):
                 yield head
                 continue
-            while not head.done():
+            path, future = head
+            while not future.done():
                 if _cancelled(cancel):
                     return
-                wait_futures([head], timeout=_POLL_S)
-            record = _classify(head.result(), runner, threshold, ood)
+                wait_futures([future], timeout=_POLL_S)
+            record = _classify(_prepared(path, future), runner, threshold, ood)
             if _cancelled(cancel):
                 return
             yield record
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for entry in pending:
+            if not isinstance(entry, ScanRecord):
+                entry[1].cancel()
+
+
+def _prepared(path: Path, future: Future[Outcome]) -> Prepared:
+    """The job's result; a crashed or failed job becomes an error for its file."""
+    try:
+        outcome = future.result()
+    except WorkerCrashed as exc:
+        return Prepared.failed(path, str(exc))
+    except CancelledError:
+        return Prepared.failed(path, "cancelled")
+    except JobFailed as exc:
+        return Prepared.failed(path, f"unexpected error: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the job raised (it should not) or could not run
+        return Prepared.failed(path, unexpected(exc))
+    prepared = outcome.value
+    if not isinstance(prepared, Prepared):
+        return Prepared.failed(path, f"unexpected result from the decoder: {prepared!r:.100}")
+    return prepared.with_messages(outcome.messages)
 
 
 def _cancelled(cancel: threading.Event | None) -> bool:
@@ -134,7 +135,7 @@ def _cancelled(cancel: threading.Event | None) -> bool:
 
 
 def _classify(
-    prep: _Prepared, runner: ModelRunner, threshold: float | None, ood: OodCheck | None = None
+    prep: Prepared, runner: ModelRunner, threshold: float | None, ood: OodCheck | None = None
 ) -> ScanRecord:
     if prep.error is not None or prep.model_input is None:
         return ScanRecord.from_metadata(
@@ -148,7 +149,7 @@ def _classify(
         )
     except Exception as exc:  # noqa: BLE001
         return ScanRecord.from_metadata(
-            prep.path, prep.metadata, error=_unexpected(exc), warnings=prep.warnings
+            prep.path, prep.metadata, error=unexpected(exc), warnings=prep.warnings
         )
     cutoff = runner.threshold if threshold is None else threshold
     return ScanRecord.from_metadata(
