@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -35,13 +36,14 @@ from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from pneumo.errors import UnreadableFileError, UnsupportedImageError, one_line
+from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError, one_line
 from pneumo.films import limits
 from pneumo.films.codecs import configure_pydicom
 from pneumo.films.codestream import FrameMismatch, check_frame
 from pneumo.films.dicom_read import (
     FrameError,
     PixelElement,
+    check_native_length,
     pixel_element,
     read_first_frame,
     read_header,
@@ -101,12 +103,14 @@ def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True) -> Dic
     """
     configure_pydicom()
     try:
-        with open(path, "rb") as fh:
+        with open(path, "rb") as fh, ExitStack() as stack:
             file_end = os.fstat(fh.fileno()).st_size
             try:
-                ds, stream = read_header(fh)
+                ds, stream = read_header(fh, path, stack)
             except FrameError as exc:
                 raise UnreadableFileError(path, str(exc)) from None
+            except ImageError:
+                raise
             except Exception as exc:  # noqa: BLE001 - pydicom raises many types for corrupt files
                 raise UnreadableFileError(
                     path, f"not a readable DICOM file ({one_line(exc)})"
@@ -141,6 +145,10 @@ def _read_image(path: Path, ds: Dataset, stream: BinaryIO, file_end: int, max_pi
     notes: list[str] = []
     if frames > 1:
         notes.append(f"multi-frame DICOM ({frames} frames): only the first frame is used")
+    try:
+        check_native_length(element, frame_bytes)
+    except FrameError as exc:
+        raise UnreadableFileError(path, str(exc)) from None
     encoded = element.available if element.encapsulated else frame_bytes
     estimate = limits.decode_bytes(rows * cols, samples, max(1, bits // 8), encoded)
     with limits.reserve(path, estimate):

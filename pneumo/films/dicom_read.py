@@ -12,14 +12,17 @@ checked against the file before anything is read.
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.encaps import get_frame
-from pydicom.filebase import DicomBytesIO
+from pydicom.filebase import DicomFileLike
 from pydicom.filereader import (
     _at_pixel_data,
     _read_file_meta_info,
@@ -61,11 +64,12 @@ class PixelElement:
         return self.length == _UNDEFINED
 
 
-def read_header(fh: BinaryIO) -> tuple[FileDataset, BinaryIO]:
+def read_header(fh: BinaryIO, path: Path, stack: ExitStack) -> tuple[FileDataset, BinaryIO]:
     """The data set up to the pixel data, and the stream positioned there.
 
     The stream is ``fh`` itself, or an in-memory inflated copy for a
-    deflated data set.
+    deflated data set, whose memory is reserved on ``stack`` (for ``path``)
+    until the caller is done with it.
     """
     preamble = read_preamble(fh, True)
     meta = _read_file_meta_info(fh)
@@ -74,7 +78,8 @@ def read_header(fh: BinaryIO) -> tuple[FileDataset, BinaryIO]:
         ds = read_partial(fh, stop_when=_at_pixel_data, defer_size=DEFER_BYTES, force=True)
         _drop_huge(ds)
         return ds, fh
-    stream = DicomBytesIO(_inflate(fh))
+    stack.enter_context(limits.reserve(path, limits.MAX_INFLATED_BYTES, "inflate"))
+    stream = DicomFileLike(_inflate(fh))
     stream.is_little_endian, stream.is_implicit_VR = True, False
     dataset = read_dataset(stream, False, True, stop_when=_at_pixel_data)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -107,14 +112,19 @@ def pixel_element(fh: BinaryIO, ds: Dataset, file_end: int) -> PixelElement | No
     return PixelElement(keyword, vr, length, offset, max(0, file_end - offset))
 
 
+def check_native_length(element: PixelElement, frame_bytes: int) -> None:
+    """Refuse native pixel data shorter than one frame (before anything is read)."""
+    if not element.encapsulated and min(element.length, element.available) < frame_bytes:
+        have = min(element.length, element.available)
+        raise FrameError(f"pixel data is truncated ({have:,} of {frame_bytes:,} bytes)")
+
+
 def read_first_frame(fh: BinaryIO, ds: Dataset, element: PixelElement, frame_bytes: int,
                      frames: int) -> bytes:
     """The first frame's bytes: ``frame_bytes`` stored bytes, or one codestream."""
     fh.seek(element.offset)
     if not element.encapsulated:
-        if element.length < frame_bytes or element.available < frame_bytes:
-            have = min(element.length, element.available)
-            raise FrameError(f"pixel data is truncated ({have:,} of {frame_bytes:,} bytes)")
+        check_native_length(element, frame_bytes)
         return fh.read(frame_bytes)
     implicit, little = ds.original_encoding
     try:
@@ -127,25 +137,25 @@ def read_first_frame(fh: BinaryIO, ds: Dataset, element: PixelElement, frame_byt
     return frame
 
 
-def _inflate(fh: BinaryIO) -> bytes:
-    """Inflate the rest of ``fh`` (raw deflate), refusing past the limit."""
+def _inflate(fh: BinaryIO) -> io.BytesIO:
+    """Inflate the rest of ``fh`` (raw deflate) into memory, refusing past the limit."""
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-    out = bytearray()
+    out = io.BytesIO()
     limit = limits.MAX_INFLATED_BYTES
     while True:
         chunk = fh.read(_CHUNK)
         if not chunk:
             break
         try:
-            out += inflater.decompress(chunk, limit + 1 - len(out))
+            out.write(inflater.decompress(chunk, limit + 1 - out.tell()))
         except zlib.error as exc:
             raise FrameError(f"deflated data set is damaged ({exc})") from None
-        if len(out) > limit or inflater.unconsumed_tail:
+        if out.tell() > limit or inflater.unconsumed_tail:
             raise FrameError(
-                f"deflated data set inflates to more than {limit // limits.MiB} MiB "
-                "(a decompression bomb?)"
+                f"deflated data set inflates to more than the {limit // limits.MiB} MiB limit"
             )
-    return bytes(out)
+    out.seek(0)
+    return out
 
 
 def _drop_huge(ds: Dataset) -> None:

@@ -152,7 +152,8 @@ def _read_bytes(path: Path, limit: int, whole: bool = False) -> bytes:
                 f"the limit is {too_big / limits.MiB:,.0f} MiB)"
             )
         with open(path, "rb") as fh:
-            data = fh.read(limit + 1 if whole else limit)
+            # read(n) sets aside n bytes first: ask for no more than the file holds
+            data = fh.read(min(info.st_size, limit) + 1 if whole else limit)
     except FileNotFoundError:
         raise UnreadableFileError(path, "file not found") from None
     except PermissionError:

@@ -36,7 +36,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from pneumo.films import limits
-from pneumo.scanning.worker import WorkerSettings, worker_main
+from pneumo.scanning.worker import RETIRED, WorkerSettings, worker_main
 
 #: Jobs a worker holds at once: the running one and the next.
 PREFETCH = 2
@@ -270,7 +270,9 @@ class DecoderPool:
         self._workers.remove(w)
         self._budget.release(w.held.value, w.held)
         w.conn.close()
-        if w.tasks:
+        if w.process.exitcode == RETIRED:  # it answered its last job, then left
+            self._queue.extendleft(reversed(w.tasks))
+        elif w.tasks:
             self.crashes += 1
             w.tasks.popleft().future.set_exception(WorkerCrashed(reason))
             self._queue.extendleft(reversed(w.tasks))  # innocent bystanders go first

@@ -35,6 +35,8 @@ from typing import Any
 #: Most messages kept per job, and most characters per message.
 MAX_MESSAGES = 8
 MAX_MESSAGE_CHARS = 300
+#: Exit status of a worker that stops itself after running out of memory.
+RETIRED = 75
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,15 @@ class WorkerSettings:
 
 
 def worker_main(conn: Any, budget: Any, held: Any, settings: WorkerSettings) -> None:
-    """Entry point of a worker process: serve jobs until told to stop."""
+    """Entry point of a worker process: serve jobs until told to stop.
+
+    A worker whose job ran out of memory, or that has grown by more than half
+    its address-space headroom, answers and then exits with :data:`RETIRED`:
+    the pool starts a fresh one and gives it the jobs this one still held.
+    """
     _start_up(budget, held, settings)
+    start_size = _vm_size()
+    grown = (settings.address_space_headroom or 2**62) // 2
     with _StderrCapture() as capture:
         while True:
             try:
@@ -65,6 +74,9 @@ def worker_main(conn: Any, budget: Any, held: Any, settings: WorkerSettings) -> 
                 return
             except Exception as exc:  # noqa: BLE001 - a result that cannot be pickled
                 conn.send((task_id, False, (type(exc).__name__, str(exc)), messages))
+            if (not ok and value[0] == "MemoryError") or _vm_size() - start_size > grown:
+                conn.close()
+                os._exit(RETIRED)
 
 
 def run_job(function: Callable[..., Any], args: tuple[Any, ...],
@@ -96,18 +108,28 @@ def _start_up(budget: Any, held: Any, settings: WorkerSettings) -> None:
         _limit_address_space(settings.address_space_headroom)
 
 
+def _vm_size() -> int:
+    """This process's address-space size in bytes (0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+    except (OSError, StopIteration, ValueError):
+        return 0
+
+
 def _limit_address_space(headroom: int) -> None:
     try:
         import resource
 
-        with open("/proc/self/status") as fh:
-            size = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+        size = _vm_size()
+        if not size:
+            return
         limit = size + headroom
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-    except (ImportError, OSError, StopIteration, ValueError):
+    except (ImportError, OSError, ValueError):
         pass  # not Linux: the in-flight budget still bounds what we decode
 
 
