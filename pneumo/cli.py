@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--json", metavar="FILE|-", help="write results as JSON ('-': stdout)")
     scan.add_argument("--csv", metavar="FILE", help="write results as CSV")
     scan.add_argument("--model", metavar="FILE", help="a .tflite model (default: shipped)")
-    scan.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
+    scan.add_argument("--workers", type=_workers, default=2, help="decoding processes (2)")
     scan.add_argument(
         "--include-identifiers",
         action="store_true",

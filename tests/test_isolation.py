@@ -10,7 +10,6 @@ this process alive.
 
 from __future__ import annotations
 
-import functools
 import shutil
 from pathlib import Path
 

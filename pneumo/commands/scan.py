@@ -24,7 +24,8 @@ def scan_command(args: argparse.Namespace) -> int:
     if next(iter_inputs(paths), None) is None:
         raise UsageError("no image files found in " + ", ".join(str(p) for p in paths))
     model = Path(args.model) if args.model else default_model_path()
-    runner = ModelRunner(model)
+    # One inference thread: the decoding workers keep the other cores busy.
+    runner = ModelRunner(model, num_threads=1)
     json_stdout = args.json == "-"
     progress = ProgressBar(None, stream=sys.stderr)
     if progress.enabled:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from itertools import pairwise
 
 from pydicom import uid
 
@@ -134,6 +135,6 @@ def _check_rle(frame: bytes, samples: int, bits_allocated: int) -> None:
             f"the frame has {count}"
         )
     offsets = segments[1:1 + count]
-    if offsets[0] != 64 or any(b <= a for a, b in zip(offsets, offsets[1:], strict=False)) \
+    if offsets[0] != 64 or any(b <= a for a, b in pairwise(offsets)) \
             or offsets[-1] >= len(frame):
         raise FrameMismatch("the RLE segment table points outside the frame")

@@ -47,6 +47,7 @@ from pneumo.films.dicom_read import (
     pixel_element,
     read_first_frame,
     read_header,
+    read_native_grey,
 )
 from pneumo.films.lut import map_stored, table_span
 
@@ -164,6 +165,10 @@ def _decode_first_frame(path: Path, ds: Dataset, stream: BinaryIO, element: Pixe
     """The stored values of the first frame, checked against the header first."""
     syntax = ds.file_meta.TransferSyntaxUID
     try:
+        grey = read_native_grey(stream, ds, element, _int(ds, "Rows") or 0,
+                                _int(ds, "Columns") or 0)
+        if grey is not None:
+            return grey
         frame = read_first_frame(stream, ds, element, frame_bytes, frames)
         if element.encapsulated:
             check_frame(frame, syntax, _int(ds, "Rows") or 0, _int(ds, "Columns") or 0,

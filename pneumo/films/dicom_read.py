@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.encaps import get_frame
-from pydicom.filebase import DicomFileLike
 from pydicom.filereader import (
     _at_pixel_data,
     _read_file_meta_info,
@@ -79,8 +79,7 @@ def read_header(fh: BinaryIO, path: Path, stack: ExitStack) -> tuple[FileDataset
         _drop_huge(ds)
         return ds, fh
     stack.enter_context(limits.reserve(path, limits.MAX_INFLATED_BYTES, "inflate"))
-    stream = DicomFileLike(_inflate(fh))
-    stream.is_little_endian, stream.is_implicit_VR = True, False
+    stream = _inflate(fh)
     dataset = read_dataset(stream, False, True, stop_when=_at_pixel_data)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     ds = FileDataset(stream, dataset, preamble, meta, False, True)
@@ -126,7 +125,7 @@ def read_first_frame(fh: BinaryIO, ds: Dataset, element: PixelElement, frame_byt
     if not element.encapsulated:
         check_native_length(element, frame_bytes)
         return fh.read(frame_bytes)
-    implicit, little = ds.original_encoding
+    _implicit, little = ds.original_encoding
     try:
         frame = get_frame(fh, 0, number_of_frames=frames,
                           endianness="<" if little in (True, None) else ">")
@@ -135,6 +134,46 @@ def read_first_frame(fh: BinaryIO, ds: Dataset, element: PixelElement, frame_byt
     if not frame:
         raise FrameError("compressed pixel data holds no frame")
     return frame
+
+
+def read_native_grey(fh: BinaryIO, ds: Dataset, element: PixelElement, rows: int,
+                     columns: int) -> np.ndarray | None:
+    """The first frame of little-endian native 8/16-bit grey data, read straight
+    into an array (no copies); None for every other layout (pydicom decodes those).
+
+    Gives exactly what pydicom's decoder gives: the values as stored, with bits
+    above Bits Stored cleared (or sign-extended), which is done only when a
+    value actually uses them.
+    """
+    _implicit, little = ds.original_encoding
+    bits = _attribute(ds, "BitsAllocated")
+    stored = _attribute(ds, "BitsStored") or bits
+    signed = _attribute(ds, "PixelRepresentation") == 1
+    if (element.encapsulated or little is False or element.keyword != "PixelData"
+            or (_attribute(ds, "SamplesPerPixel") or 1) != 1 or bits not in (8, 16)
+            or not 0 < stored <= bits):
+        return None
+    dtype = np.dtype(f"<{'i' if signed else 'u'}{bits // 8}")
+    arr = np.empty(rows * columns, dtype=dtype)
+    fh.seek(element.offset)
+    got = fh.readinto(arr.data)  # type: ignore[attr-defined]
+    if got != arr.nbytes:
+        raise FrameError(f"pixel data is truncated ({got:,} of {arr.nbytes:,} bytes)")
+    arr = arr.reshape(rows, columns)
+    if stored < bits:
+        lo, hi = (-(1 << (stored - 1)), (1 << (stored - 1)) - 1) if signed else (0, (1 << stored) - 1)
+        if arr.min() < lo or arr.max() > hi:  # same shifts as pydicom's unused-bit correction
+            np.left_shift(arr, bits - stored, out=arr)
+            np.right_shift(arr, bits - stored, out=arr)
+    return arr
+
+
+def _attribute(ds: Dataset, keyword: str) -> int:
+    try:
+        value = ds.get(keyword)
+        return int(value) if value not in (None, "") else 0
+    except (TypeError, ValueError):
+        return -1
 
 
 def _inflate(fh: BinaryIO) -> io.BytesIO:

@@ -199,7 +199,7 @@ class OodCheck:
             return None
         from pneumo.model.gradcam import Explainer
 
-        return cls(card.ood, Explainer(path, card, num_threads=2))
+        return cls(card.ood, Explainer(path, card, num_threads=runner.num_threads))
 
     def warnings_for(self, model_input: np.ndarray) -> tuple[str, ...]:
         """``()`` for a usual image, else the one OOD warning."""

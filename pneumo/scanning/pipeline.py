@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from pneumo.errors import PneumoError
-from pneumo.model.preprocess import Preprocessing
 from pneumo.results.records import ScanRecord
 from pneumo.scanning.pool import JobFailed, Outcome, WorkerCrashed, shared_pool
 from pneumo.scanning.prepare import Prepared, prepare, unexpected

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
-from typing import Any
+from typing import Any, Self
 
 from pneumo.films import limits
 from pneumo.scanning.worker import RETIRED, WorkerSettings, worker_main
@@ -136,7 +136,7 @@ class DecoderPool:
         with self._lock:
             return [w.process.pid for w in self._workers if w.process.pid is not None]
 
-    def __enter__(self) -> DecoderPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -30,7 +30,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 #: Most messages kept per job, and most characters per message.
 MAX_MESSAGES = 8
@@ -97,10 +97,11 @@ def _start_up(budget: Any, held: Any, settings: WorkerSettings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     import cv2
 
-    from pneumo.films import limits
+    from pneumo.films import limits, lut
     from pneumo.films.codecs import configure_pydicom
 
     cv2.setNumThreads(settings.opencv_threads)
+    lut.set_threads(settings.opencv_threads)
     configure_pydicom()
     limits.install_budget(budget, held)
     logging.getLogger("pydicom").setLevel(logging.CRITICAL)  # its failures are raised too
@@ -125,7 +126,7 @@ def _limit_address_space(headroom: int) -> None:
         if not size:
             return
         limit = size + headroom
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
@@ -136,7 +137,7 @@ def _limit_address_space(headroom: int) -> None:
 class _StderrCapture:
     """File descriptor 2 pointed at a scratch file while jobs run."""
 
-    def __enter__(self) -> _StderrCapture:
+    def __enter__(self) -> Self:
         self._scratch = tempfile.TemporaryFile()
         return self
 
