@@ -24,6 +24,7 @@ from pydicom.pixels import pixel_array
 from pydicom.uid import UID
 
 from pneumo.films import dicom
+from pneumo.films.dicom_values import map_values
 from pneumo.films.imaging import load_image
 from pneumo.model.preprocess import Preprocessing, preprocess
 from tests import synth
@@ -38,7 +39,7 @@ def reference_pixels(path: Path) -> np.ndarray:
     if "TransferSyntaxUID" not in ds.file_meta:
         ds.file_meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
     raw = pixel_array(ds, index=0)
-    pixels, _ = dicom._map_values(path, raw, ds, [], lookup_table=False)
+    pixels, _ = map_values(path, raw, ds, [], lookup_table=False)
     return pixels
 
 

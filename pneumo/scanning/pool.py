@@ -13,8 +13,8 @@ parent dispatches.
 
 Processes, not threads: measured with ``bench/bench_scan.py``, and needed
 anyway so that a native crash costs one file. Workers start from a
-``forkserver`` (``spawn`` where there is none) that has already imported the
-decoding stack, never by forking the caller, which may run Qt threads. One
+``forkserver`` (:mod:`pneumo.scanning.processes`), never by forking the
+caller, which may run Qt threads. One
 pool lives as long as the process (:func:`shared_pool`), so a scan, the next
 scan and the app's viewer do not pay for starting workers again.
 """
@@ -24,8 +24,6 @@ from __future__ import annotations
 import atexit
 import itertools
 import multiprocessing
-import os
-import signal
 import threading
 import time
 from collections import deque
@@ -36,31 +34,21 @@ from multiprocessing.connection import wait
 from typing import Any, Self
 
 from pneumo.films import limits
-from pneumo.scanning.worker import RETIRED, WorkerSettings, worker_main
+from pneumo.scanning.processes import death_reason, kill, start_context
+from pneumo.scanning.worker import (
+    RETIRED,
+    JobFailed,
+    Outcome,
+    WorkerCrashed,
+    WorkerSettings,
+    worker_main,
+)
 
 #: Jobs a worker holds at once: the running one and the next.
 PREFETCH = 2
 #: A job running longer than this is taken for a hung decoder.
 TASK_TIMEOUT_S = 120.0
-_PRELOAD = ["pneumo.scanning.prepare", "pneumo.scanning.worker", "pneumo.films.dicom",
-            "pydicom.pixels.decoders.pylibjpeg", "pydicom.pixels.decoders.pillow",
-            "pydicom.pixels.decoders.rle", "pydicom.pixels.decoders.pyjpegls", "imagecodecs"]
-
-
-class WorkerCrashed(Exception):
-    """The worker died (or hung) while running this job; the message says how."""
-
-
-class JobFailed(Exception):
-    """The job raised in the worker: ``"TypeName: message"``."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A job's return value and what the libraries printed while it ran."""
-
-    value: Any
-    messages: tuple[str, ...] = ()
+__all__ = ["DecoderPool", "JobFailed", "Outcome", "WorkerCrashed", "shared_pool"]
 
 
 @dataclass(eq=False)
@@ -88,7 +76,7 @@ class DecoderPool:
     def __init__(self, workers: int = 2, *, task_timeout_s: float = TASK_TIMEOUT_S,
                  budget_bytes: int = limits.IN_FLIGHT_BYTES,
                  settings: WorkerSettings | None = None) -> None:
-        self._ctx = _context()
+        self._ctx = start_context()
         self._target = max(1, int(workers))
         self._timeout = float(task_timeout_s)
         self._settings = settings or WorkerSettings(
@@ -262,9 +250,9 @@ class DecoderPool:
             return
         w.process.join(1.0)
         if w.process.is_alive():
-            _kill(w.process)
+            kill(w.process)
             w.process.join(1.0)
-        self._bury(w, w.killed or _death(w.process.exitcode))
+        self._bury(w, w.killed or death_reason(w.process.exitcode))
 
     def _bury(self, w: _Worker, reason: str) -> None:
         self._workers.remove(w)
@@ -283,7 +271,7 @@ class DecoderPool:
             head = w.tasks[0] if w.tasks else None
             if w.killed is None and head and head.started and now - head.started > self._timeout:
                 w.killed = f"decoder hung (no result after {self._timeout:.0f} s)"
-                _kill(w.process)
+                kill(w.process)
 
     def _next_deadline(self) -> float:
         starts = [w.tasks[0].started for w in self._workers if w.tasks and w.tasks[0].started]
@@ -317,35 +305,7 @@ class DecoderPool:
         for w in workers:
             w.process.join(max(0.0, deadline - time.monotonic()))
             if w.process.is_alive():
-                _kill(w.process)
-
-
-def _context() -> Any:
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" in methods:
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(_PRELOAD)
-        return ctx
-    return multiprocessing.get_context("spawn")
-
-
-def _death(exitcode: int | None) -> str:
-    if exitcode is not None and exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        if -exitcode == signal.SIGKILL:
-            return f"decoder was killed ({name}; out of memory?)"
-        return f"decoder crashed ({name})"
-    return f"decoder crashed (exit status {exitcode})"
-
-
-def _kill(process: Any) -> None:
-    try:
-        os.kill(process.pid, signal.SIGKILL)
-    except (OSError, TypeError):
-        pass
+                kill(w.process)
 
 
 _shared: DecoderPool | None = None

@@ -39,6 +39,22 @@ MAX_MESSAGE_CHARS = 300
 RETIRED = 75
 
 
+class WorkerCrashed(Exception):
+    """The worker died (or hung) while running this job; the message says how."""
+
+
+class JobFailed(Exception):
+    """The job raised in the worker: ``"TypeName: message"``."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A job's return value and what the libraries printed while it ran."""
+
+    value: Any
+    messages: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     """How a worker limits itself."""
