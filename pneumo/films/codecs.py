@@ -31,7 +31,7 @@ from pydicom import uid
 #: Plugin labels and their pydicom import paths.
 _PLUGINS: dict[str, tuple[str, str]] = {
     "pydicom": ("pydicom.pixels.decoders.rle", "_decode_frame"),
-    "pylibjpeg": ("pydicom.pixels.decoders.pylibjpeg", "_decode_frame"),
+    "pylibjpeg": ("pneumo.films.pylibjpeg_plugin", "decode_frame"),
     "pillow": ("pydicom.pixels.decoders.pillow", "_decode_frame"),
     "pyjpegls": ("pydicom.pixels.decoders.pyjpegls", "_decode_frame"),
     "imagecodecs": ("pneumo.films.imagecodecs_plugin", "decode_frame"),

@@ -184,7 +184,9 @@ def _decode_first_frame(path: Path, ds: Dataset, stream: BinaryIO, element: Pixe
         ) from None
     except MemoryError:
         raise UnsupportedImageError(path, "not enough memory to decode the pixel data") from None
-    except Exception as exc:  # noqa: BLE001 - decoder plugins raise many types for corrupt data
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - decoders raise many types (and Rust panics)
         raise UnreadableFileError(
             path, f"DICOM pixel data cannot be decoded ({one_line(exc)})"
         ) from None

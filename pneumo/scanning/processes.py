@@ -14,7 +14,7 @@ from typing import Any
 
 #: Modules the forkserver imports once, before it forks any worker.
 PRELOAD = ["pneumo.scanning.prepare", "pneumo.scanning.worker", "pneumo.films.dicom",
-           "pydicom.pixels.decoders.pylibjpeg", "pydicom.pixels.decoders.pillow",
+           "pneumo.films.pylibjpeg_plugin", "pydicom.pixels.decoders.pillow",
            "pydicom.pixels.decoders.rle", "pydicom.pixels.decoders.pyjpegls", "imagecodecs"]
 
 
