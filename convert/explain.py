@@ -69,7 +69,8 @@ def _producer(layer: Any) -> Any | None:
     return None if history is None else history.operation
 
 
-def _consumers(model: keras.Model) -> dict[str, list[Any]]:
+def consumers_of(model: keras.Model) -> dict[str, list[Any]]:
+    """Layer name -> the layers that take its output."""
     out: dict[str, list[Any]] = {layer.name: [] for layer in model.layers}
     for layer in model.layers:
         inputs = [] if isinstance(layer, keras.layers.InputLayer) else layer.input
@@ -84,6 +85,18 @@ def _consumers(model: keras.Model) -> dict[str, list[Any]]:
     return out
 
 
+def follow_elementwise(layer: Any, consumers: dict[str, list[Any]]) -> Any:
+    """The last of the elementwise layers (BN, ReLU, ...) that directly follow
+    ``layer`` one after another, or ``layer`` itself: its feature maps for Grad-CAM."""
+    current = layer
+    while True:
+        nxt = consumers.get(current.name, [])
+        if len(nxt) == 1 and isinstance(nxt[0], _ELEMENTWISE) and len(nxt[0].output.shape) == 4:
+            current = nxt[0]
+        else:
+            return current
+
+
 def plan_explain(model: keras.Model) -> ExplainPlan:
     """Find the Grad-CAM feature maps and the chain of head layers to ``logit``.
 
@@ -94,14 +107,8 @@ def plan_explain(model: keras.Model) -> ExplainPlan:
     for needed in (LAST_CONV, LOGIT):
         if needed not in names:
             raise ModelError(f"model {model.name!r} has no layer named {needed!r}")
-    consumers = _consumers(model)
-    current = model.get_layer(LAST_CONV)
-    while True:
-        nxt = consumers.get(current.name, [])
-        if len(nxt) == 1 and isinstance(nxt[0], _ELEMENTWISE) and len(nxt[0].output.shape) == 4:
-            current = nxt[0]
-        else:
-            break
+    consumers = consumers_of(model)
+    current = follow_elementwise(model.get_layer(LAST_CONV), consumers)
     shape = tuple(int(d) for d in current.output.shape[1:])
     if len(shape) != 3:
         raise ModelError(f"layer {current.name!r} is not a (h, w, c) feature map: {shape}")

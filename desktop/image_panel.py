@@ -1,9 +1,11 @@
 """The centre of the window: result banner, image viewer and overlay controls.
 
-The banner states the result (NORMAL / PNEUMONIA / error) and the probability
-against the decision threshold, in the result's colour. The heat map is drawn
-for PNEUMONIA results only, unless "Show for NORMAL anyway" is ticked: for a
-NORMAL result a Grad-CAM map would point at something that is not there.
+The banner states the result (the card's label or an error) and the
+probability against the decision threshold, in the result's colour. What it
+says and whether the heat map is drawn are decided in the core
+(:mod:`pneumo.results.display`); this panel only draws a
+:class:`~pneumo.results.display.ResultView`. A held-back heat map (negative
+results) is drawn when "Show the heat map anyway" is ticked.
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.viewer import PRESETS, ImageViewer
-from desktop.worklist_model import COLOURS, WorklistRow
+from pneumo.results.display import (
+    NEUTRAL_COLOURS,
+    NO_SELECTION,
+    HeatmapPolicy,
+    ResultView,
+    colours_for,
+)
 
-NORMAL_NOTE = "Heat map hidden for NORMAL results: it would mislead."
-_NEUTRAL = ("#e0e0e0", "#37474f")
+_NEUTRAL = NEUTRAL_COLOURS
 
 
 class ImagePanel(QWidget):
@@ -61,7 +68,7 @@ class ImagePanel(QWidget):
         self.preset.addItems(list(PRESETS))
         self.preset.setToolTip("Window/level preset (left-drag on the image to adjust)")
         self.wl_label = QLabel("")
-        self._status = ""
+        self._view = NO_SELECTION
         self._overlay_problem: str | None = None
         self._build()
         self.overlay_toggle.toggled.connect(self._update_overlay)
@@ -103,10 +110,8 @@ class ImagePanel(QWidget):
         layout.addWidget(self.notes)
 
     # -- what to show ----------------------------------------------------------------
-    def show_row(
-        self, row: WorklistRow | None, threshold: float | None, keep_image: bool = False
-    ) -> None:
-        """Describe the selected row in the banner; the image follows separately.
+    def show_result(self, view: ResultView, keep_image: bool = False) -> None:
+        """Show what the core says about the selected file; the image follows separately.
 
         ``keep_image`` updates the banner only (the row's result just arrived).
         """
@@ -114,34 +119,22 @@ class ImagePanel(QWidget):
             self.viewer.clear()
             self._overlay_problem = None
             self.show_anyway.setChecked(False)
-        if row is None:
-            self._status = ""
-            self.banner.setText("No file selected.")
-            self._set_banner_style(_NEUTRAL)
-            self.notes.setText("")
-            self._update_overlay()
-            return
-        self._status = row.status
-        rec = row.record
-        name = _escape(row.path.name)
-        if rec is None:
-            text = f"<b>{name}</b> &mdash; {row.status.lower()}"
-        elif rec.error is not None:
-            text = f"<b>ERROR</b> &mdash; {name}: {_escape(rec.error)}"
+        self._view = view
+        headline, detail = _escape(view.headline), _escape(view.detail)
+        if view.state is None:
+            text = detail
+        elif view.state.has_result:
+            text = f"<span style='font-size:16pt'><b>{headline}</b></span> &nbsp; {detail}"
         else:
-            p = float(rec.probability or 0.0)
-            t = threshold if threshold is not None else 0.5
-            rel = "&ge;" if p >= t else "&lt;"
-            text = (
-                f"<span style='font-size:16pt'><b>{rec.label}</b></span> &nbsp; "
-                f"pneumonia probability <b>{p:.3f}</b> {rel} threshold {t:.3f}"
-            )
+            text = f"<b>{headline}</b> &mdash; {detail}"
+        if view.unreliable:
+            why = "; ".join(view.reasons) or "see the warnings below"
+            text = f"⚠ {text}<br><b>Do not rely on this result:</b> {_escape(why)}"
         self.banner.setText(text)
-        self.banner.setToolTip(str(row.path))
-        self._set_banner_style(COLOURS.get(row.status, _NEUTRAL))
-        warnings = rec.warnings if rec is not None else ()
-        lines = [f"<span style='color:#555'>{_escape(str(row.path))}</span>"]
-        lines += [f"<span style='color:#8a5a00'>⚠ {_escape(w)}</span>" for w in warnings]
+        self.banner.setToolTip(str(view.path) if view.path is not None else "")
+        self._set_banner_style(colours_for(view.state, view.unreliable))
+        lines = [f"<span style='color:#555'>{_escape(str(view.path))}</span>"] if view.path else []
+        lines += [f"<span style='color:#8a5a00'>⚠ {_escape(w)}</span>" for w in view.warnings]
         self.notes.setText("<br>".join(lines))
         self._update_overlay()
 
@@ -173,19 +166,20 @@ class ImagePanel(QWidget):
 
     # -- internals -------------------------------------------------------------------
     def _update_overlay(self) -> None:
-        normal = self._status == "NORMAL"
-        allowed = self._status == "PNEUMONIA" or (normal and self.show_anyway.isChecked())
+        policy = self._view.heatmap
+        held_back = policy is HeatmapPolicy.ON_REQUEST
+        allowed = policy is HeatmapPolicy.SHOW or (held_back and self.show_anyway.isChecked())
         self.viewer.set_overlay_visible(self.overlay_toggle.isChecked() and allowed)
-        self.show_anyway.setVisible(normal)
+        self.show_anyway.setVisible(held_back)
         if self._overlay_problem and self.viewer.has_image():
             note = self._overlay_problem
-        elif normal and not self.show_anyway.isChecked():
-            note = NORMAL_NOTE
+        elif held_back and not self.show_anyway.isChecked():
+            note = self._view.held_back_note
         else:
             note = ""
         self.overlay_note.setText(note)
         self.overlay_note.setVisible(bool(note))
-        self.overlay_note.setStyleSheet("color:#5c4400;" if normal else "color:#444;")
+        self.overlay_note.setStyleSheet("color:#5c4400;" if held_back else "color:#444;")
 
     def _opacity_moved(self, value: int) -> None:
         self.viewer.set_overlay_opacity(value / 100.0)

@@ -8,12 +8,11 @@ drag and drop or through the File menu (menus live in :mod:`desktop.actions`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -23,23 +22,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.actions import install_actions
+from desktop.actions import ViewerControls, install_actions
 from desktop.export import export_csv, save_png
 from desktop.image_panel import ImagePanel
-from desktop.model_info import NOT_FOR_DIAGNOSIS
+from desktop.model_bars import ModelBars
+from desktop.model_info import NOT_FOR_DIAGNOSIS, model_info_html
 from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.tags_panel import TagsPanel
 from desktop.workers import DisplayImage, OverlayReady, ViewProblem
 from desktop.worklist_model import WorklistRow
 from desktop.worklist_panel import WorklistPanel
-
-_WARN_STYLE = "background:#fff3cd; color:#5c4400; padding:6px; border:1px solid #e0b000;"
-_ERROR_STYLE = "background:#fdecea; color:#611a15; padding:6px; border:1px solid #b3261e;"
+from pneumo.results.display import NO_SELECTION, Labels, empty_heatmap_note, unavailable_note
+from pneumo.results.records import ScanRecord
 
 
 class MainWindow(QMainWindow):
-    """PneumoScan's main window; see the module docstring."""
+    """PneumoScan's main window; see the module docstring.
+
+    Its public methods are what the menus (:class:`desktop.actions.ActionHost`)
+    and the app's entry point call.
+    """
 
     overlay_shown = Signal(object)
     """A heat map for this path was attached to the viewer."""
@@ -56,13 +59,8 @@ class MainWindow(QMainWindow):
         self.worklist = WorklistPanel(session.worklist)
         self.image_panel = ImagePanel()
         self.tags = TagsPanel()
-        self.model_bar = QLabel("Loading model…")
-        self.model_bar.setWordWrap(True)
-        self.model_bar.setStyleSheet(_WARN_STYLE)
-        self.threshold_bar = QLabel("")
-        self.threshold_bar.setWordWrap(True)
-        self.threshold_bar.setStyleSheet(_WARN_STYLE)
-        self.threshold_bar.setVisible(False)
+        self.bars = ModelBars()
+        self.model_bar, self.threshold_bar = self.bars.model_bar, self.bars.threshold_bar
         self.notice = QLabel(f"⚠ {NOT_FOR_DIAGNOSIS}")
         self.notice.setObjectName("notForDiagnosis")
         self.notice.setStyleSheet("color:#b3261e; font-weight:bold; padding:2px 6px;")
@@ -83,8 +81,7 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(6, 6, 6, 0)
-        layout.addWidget(self.model_bar)
-        layout.addWidget(self.threshold_bar)
+        layout.addWidget(self.bars)
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
         dock = QDockWidget("DICOM tags", self)
@@ -93,8 +90,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
         self.tags_dock = dock
         self.resizeDocks([dock], [270], Qt.Orientation.Horizontal)
-        self.model_label = QLabel("")
-        self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.bars.model_label)
         self.statusBar().addPermanentWidget(self.notice, 1)
 
     def _connect(self) -> None:
@@ -139,7 +135,7 @@ class MainWindow(QMainWindow):
         """Use a decision threshold other than the card's (None: the card's)."""
         self.settings.threshold_override = value
         self.session.set_threshold_override(value)
-        self._update_threshold_bar()
+        self._update_bars()
         self._row_selected(self.worklist.selected_row(), reload=False)
 
     def set_hide_identifiers(self, hide: bool) -> None:
@@ -168,32 +164,86 @@ class MainWindow(QMainWindow):
         """Stop all workers and wait for them; True when all stopped."""
         return self.session.shutdown(timeout_ms)
 
+    def clear_worklist(self) -> None:
+        """Cancel the scan and remove every file."""
+        self.session.cancel()
+        self.session.worklist.clear()
+        self.image_panel.show_result(NO_SELECTION)
+        self.tags.set_metadata(None)
+
+    def dialog_parent(self) -> QWidget:
+        """The widget dialogs are shown over (this window)."""
+        return self
+
+    def viewer_controls(self) -> ViewerControls:
+        """The image viewer's commands."""
+        return self.image_panel.viewer
+
+    def tags_toggle(self) -> QAction:
+        """The action showing or hiding the DICOM tags pane."""
+        return self.tags_dock.toggleViewAction()
+
+    def start_folder(self) -> str:
+        """Where file dialogs open: the last folder used, else the home folder."""
+        folder = self.settings.last_folder
+        return folder if folder and Path(folder).is_dir() else str(Path.home())
+
+    def row_count(self) -> int:
+        """Number of files in the worklist."""
+        return self.session.worklist.rowCount()
+
+    def selected_path(self) -> Path | None:
+        """The selected file, if any."""
+        row = self.worklist.selected_row()
+        return row.path if row is not None else None
+
+    def move_selection(self, step: int) -> None:
+        """Select the file ``step`` rows below (negative: above)."""
+        self.worklist.move_selection(step)
+
+    def thresholds(self) -> tuple[float, float] | None:
+        """(the model card's threshold, the one in use), or None without a model."""
+        card_t, current = self.session.card_threshold, self.session.threshold
+        return None if card_t is None or current is None else (card_t, current)
+
+    def label_names(self) -> Labels:
+        """The loaded model card's label names (negative, positive)."""
+        return self.session.worklist.labels
+
+    def set_heatmap_enabled(self, on: bool) -> None:
+        """Draw heat maps (where the display policy allows) or not."""
+        self.image_panel.overlay_toggle.setChecked(on)
+
+    def connect_heatmap_enabled(self, slot: Callable[[bool], object]) -> None:
+        """Call ``slot`` when heat maps are switched on or off in the panel."""
+        self.image_panel.overlay_toggle.toggled.connect(slot)
+
+    def identifiers_hidden(self) -> bool:
+        """True while patient names and ids are masked."""
+        return self.settings.hide_identifiers
+
+    def connect_identifiers_hidden(self, slot: Callable[[bool], object]) -> None:
+        """Call ``slot`` when masking is switched in the tags pane."""
+        self.tags.hide_identifiers_changed.connect(slot)
+
+    def model_info_page(self) -> str:
+        """HTML describing the loaded model (or why there is none)."""
+        s = self.session
+        return model_info_html(s.card, s.model_path, s.threshold)
+
     # -- slots -----------------------------------------------------------------------
     def _model_loaded(self) -> None:
-        s = self.session
-        if s.runner is not None:
-            self.model_bar.setVisible(False)
-        else:
-            reason = s.model_error or "no model configured"
-            self.model_bar.setText(
-                f"<b>No model loaded</b> — {reason}. Images can be viewed but not classified."
-            )
-            self.model_bar.setStyleSheet(_ERROR_STYLE)
-        self._update_threshold_bar()
+        self._update_bars()
 
-    def _update_threshold_bar(self) -> None:
-        s = self.session
-        if s.runner is not None:
-            kind = "int8" if s.runner.is_quantised else "float"
-            override = " (override)" if s.override_differs() else ""
-            self.model_label.setText(
-                f"Model {s.card.name} ({kind}) · threshold {s.threshold:.3f}{override}")
-        if s.override_differs():
-            self.threshold_bar.setText(
-                f"⚠ <b>Threshold override in use: {s.threshold:.3f}</b> (model card: "
-                f"{s.card_threshold:.3f}). Results differ from the validated operating point."
-            )
-        self.threshold_bar.setVisible(s.override_differs())
+    def _update_bars(self) -> None:
+        runner, thresholds = self.session.runner, self.thresholds()
+        if self.session.model_loading:
+            return
+        if runner is None or thresholds is None:
+            self.bars.show_no_model(self.session.model_error or "no model configured")
+        else:
+            self.bars.show_model(runner.card.name, runner.is_quantised, *thresholds,
+                                 override=self.session.override_differs())
 
     def _scan_finished(self, cancelled: bool) -> None:
         if not self.session.busy():
@@ -201,28 +251,28 @@ class MainWindow(QMainWindow):
         rows = len(self.session.worklist.rows)
         self.statusBar().showMessage("Scan cancelled" if cancelled else f"{rows} files", 8000)
 
-    def _rows_inserted(self, *_args: Any) -> None:
+    def _rows_inserted(self, *_args: object) -> None:
         if self.worklist.selected_row() is None:
             self.worklist.select_proxy_row(0)
 
-    def _record_arrived(self, record: Any) -> None:
+    def _record_arrived(self, record: ScanRecord) -> None:
         row = self.worklist.selected_row()
         if row is not None and row.path == record.path:
             self._row_selected(row, reload=False)
 
     def _row_selected(self, row: WorklistRow | None, reload: bool = True) -> None:
-        self.image_panel.show_row(row, self.session.threshold, keep_image=not reload)
+        view = self.session.describe(row)
+        self.image_panel.show_result(view, keep_image=not reload)
         if reload:
             self.tags.set_metadata(None)
-            explain = row is not None and row.status != "ERROR"
-            self.session.show(row.path if row is not None else None, explain=explain)
+            self.session.show(view.path, explain=view.explain)
 
     def _view_image(self, event: DisplayImage) -> None:
         self.image_panel.show_image(event.levels, event.auto_window)
         self.tags.set_metadata(event.image.metadata)
 
     def _view_overlay(self, event: OverlayReady) -> None:
-        empty = "Heat map is empty: no region argues for pneumonia." if event.peak <= 0 else None
+        empty = empty_heatmap_note(self.label_names()) if event.peak <= 0 else None
         self.image_panel.show_overlay(event.rgba, empty)
         self.overlay_shown.emit(event.path)
 
@@ -230,7 +280,7 @@ class MainWindow(QMainWindow):
         if event.stage == "image":
             self.image_panel.show_image_problem(event.message)
         else:
-            self.image_panel.show_overlay(None, f"Heat map unavailable: {event.message}")
+            self.image_panel.show_overlay(None, unavailable_note(event.message))
 
     def _opacity_changed(self, value: float) -> None:
         self.settings.overlay_opacity = value
@@ -259,6 +309,6 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def local_paths(urls: Iterable[Any]) -> list[Path]:
+def local_paths(urls: Iterable[QUrl]) -> list[Path]:
     """Local file paths among QUrls (remote URLs are ignored)."""
     return [Path(u.toLocalFile()) for u in urls if u.isLocalFile() and u.toLocalFile()]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
@@ -21,17 +21,28 @@ from desktop.workers import (
     ExplainerHolder,
     ExplainerLike,
     GeneratorWorker,
+    ModelFailed,
     OverlayReady,
     ViewProblem,
     load_model_events,
     scan_events,
     view_events,
 )
-from desktop.worklist_model import WorklistModel
+from desktop.worklist_model import WorklistModel, WorklistRow
+from pneumo.results.display import NO_SELECTION, ResultView, describe
 from pneumo.results.records import ScanRecord
 
+if TYPE_CHECKING:
+    from pneumo.model.card import ModelCard
+    from pneumo.model.runner import ModelRunner
 
-def default_explainer_factory(model_path: Path, card: Any) -> Callable[[], ExplainerLike]:
+ExplainerFactory = Callable[[Path, "ModelCard"], Callable[[], ExplainerLike]]
+"""Builds, for a model file and its card, a factory of the Grad-CAM explainer."""
+ViewEvent = DisplayImage | OverlayReady | ViewProblem
+ScanEvent = list[Path] | ScanRecord
+
+
+def default_explainer_factory(model_path: Path, card: ModelCard) -> Callable[[], ExplainerLike]:
     """A factory building :class:`pneumo.model.gradcam.Explainer` for the float model
     the card names beside the classifier."""
 
@@ -68,7 +79,7 @@ class Session(QObject):
         model_path: Path | None,
         model_error: str | None = None,
         *,
-        explainer_factory: Callable[[Path, Any], Callable[[], ExplainerLike]] | None = None,
+        explainer_factory: ExplainerFactory | None = None,
         threshold_override: float | None = None,
         parent: QObject | None = None,
     ) -> None:
@@ -76,22 +87,22 @@ class Session(QObject):
         self.worklist = WorklistModel(self)
         self.model_path = model_path
         self.model_error = model_error
-        self.runner: Any = None
+        self.runner: ModelRunner | None = None
         self.threshold_override = threshold_override
         self._explainer_factory = explainer_factory or default_explainer_factory
         self._explainers = ExplainerHolder(None)
-        self._loader: GeneratorWorker | None = None
-        self._scan: GeneratorWorker | None = None
+        self._loader: GeneratorWorker[ModelRunner | ModelFailed] | None = None
+        self._scan: GeneratorWorker[ScanEvent] | None = None
         self._queue: deque[list[Path]] = deque()
-        self._view: GeneratorWorker | None = None
-        self._old_views: list[GeneratorWorker] = []
+        self._view: GeneratorWorker[ViewEvent] | None = None
+        self._old_views: list[GeneratorWorker[ViewEvent]] = []
         self._done = 0
         self._total = 0
         self.view_path: Path | None = None
 
     # -- model -----------------------------------------------------------------------
     @property
-    def card(self) -> Any:
+    def card(self) -> ModelCard | None:
         """The loaded model's card, or None."""
         return self.runner.card if self.runner is not None else None
 
@@ -105,7 +116,7 @@ class Session(QObject):
         """The model card's threshold for the loaded model file (None without model)."""
         if self.runner is None:
             return None
-        return float(self.runner.card.threshold_for(self.runner.model_path))
+        return self.runner.card.threshold_for(self.runner.model_path)
 
     @property
     def threshold(self) -> float | None:
@@ -123,25 +134,36 @@ class Session(QObject):
             and abs(self.threshold_override - card_t) > 1e-9
         )
 
+    def describe(self, row: WorklistRow | None) -> ResultView:
+        """What the result banner says about ``row`` at the threshold in use."""
+        if row is None:
+            return NO_SELECTION
+        return describe(row.path, row.record, row.labels, self.threshold, row.cancelled)
+
     def load_model(self) -> None:
         """Load the runner in a worker; :attr:`model_loaded` follows."""
         if self.model_path is None:
             QTimer.singleShot(0, self.model_loaded.emit)  # always asynchronous
             return
-        self._loader = GeneratorWorker(load_model_events, self.model_path)
+        path = self.model_path
+        self._loader = GeneratorWorker(lambda cancel: load_model_events(path, cancel=cancel))
         self._loader.signals.yielded.connect(self._model_event)
-        self._loader.signals.errored.connect(self._model_event)
+        self._loader.signals.errored.connect(self._model_failed)
         self._loader.signals.finished.connect(self._model_finished)
         self._loader.start()
 
-    def _model_event(self, event: Any) -> None:
-        if isinstance(event, str):
-            self.model_error = event
-        else:
-            self.runner = event
-            self._explainers = ExplainerHolder(
-                self._explainer_factory(Path(event.model_path), event.card)
-            )
+    def _model_event(self, event: ModelRunner | ModelFailed) -> None:
+        if isinstance(event, ModelFailed):
+            self._model_failed(event.message)
+            return
+        self.runner = event
+        self.worklist.set_labels(event.card.labels)
+        self._explainers = ExplainerHolder(
+            self._explainer_factory(Path(event.model_path), event.card)
+        )
+
+    def _model_failed(self, message: str) -> None:
+        self.model_error = message
 
     def _model_finished(self, _cancelled: bool) -> None:
         self._loader = None
@@ -177,13 +199,11 @@ class Session(QObject):
             return
         paths = self._queue.popleft()
         self._done = self._total = 0
-        worker = GeneratorWorker(
-            scan_events,
-            paths,
-            self.runner,
-            threshold=self.threshold_override,
-            no_model_reason=self.model_error or "no model loaded",
-        )
+        runner, threshold = self.runner, self.threshold_override
+        reason = self.model_error or "no model loaded"
+        worker: GeneratorWorker[ScanEvent] = GeneratorWorker(
+            lambda cancel: scan_events(paths, runner, cancel=cancel, threshold=threshold,
+                                       no_model_reason=reason))
         worker.signals.yielded.connect(self._scan_event)
         worker.signals.errored.connect(self.failed)
         worker.signals.finished.connect(self._scan_finished)
@@ -191,7 +211,7 @@ class Session(QObject):
         self.scan_started.emit()
         worker.start()
 
-    def _scan_event(self, event: Any) -> None:
+    def _scan_event(self, event: ScanEvent) -> None:
         if self._scan is None or self._scan.cancel_event.is_set():
             return
         if isinstance(event, ScanRecord):
@@ -223,15 +243,16 @@ class Session(QObject):
         self.view_path = path
         if path is None:
             return
-        card = self.card if explain else None
-        worker = GeneratorWorker(view_events, path, card, self._explainers)
+        card, explainers = (self.card if explain else None), self._explainers
+        worker: GeneratorWorker[ViewEvent] = GeneratorWorker(
+            lambda cancel: view_events(path, card, explainers, cancel=cancel))
         worker.signals.yielded.connect(self._view_event)
         worker.signals.errored.connect(self.failed)
         worker.signals.finished.connect(lambda _c, p=path, w=worker: self._view_finished(p, w))
         self._view = worker
         worker.start()
 
-    def _view_event(self, event: DisplayImage | OverlayReady | ViewProblem) -> None:
+    def _view_event(self, event: ViewEvent) -> None:
         if self._view is None or event.path != self.view_path:
             return
         if isinstance(event, DisplayImage):
@@ -241,7 +262,7 @@ class Session(QObject):
         else:
             self.view_problem.emit(event)
 
-    def _view_finished(self, path: Path, worker: GeneratorWorker) -> None:
+    def _view_finished(self, path: Path, worker: GeneratorWorker[ViewEvent]) -> None:
         if worker is self._view:
             self._view = None
             self.view_settled.emit(path)

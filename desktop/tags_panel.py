@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from pneumo.films.imaging import ImageMetadata
+from pneumo.results.display import HIDDEN_TEXT
 from pneumo.results.records import IDENTIFIER_FIELDS
 
 #: (ImageMetadata attribute, label) in display order.
@@ -37,7 +38,6 @@ IMAGE_FIELDS = (
     ("bits_stored", "Bits stored"),
     ("value_mapping", "Value mapping"),
 )
-HIDDEN = "(hidden)"
 
 
 def tag_rows(meta: ImageMetadata | None, hide_identifiers: bool) -> list[tuple[str, str]]:
@@ -51,7 +51,7 @@ def tag_rows(meta: ImageMetadata | None, hide_identifiers: bool) -> list[tuple[s
         if attr == "patient_name":
             text = text.replace("^", " ").strip()
         if attr in IDENTIFIER_FIELDS and hide_identifiers and text:
-            text = HIDDEN
+            text = HIDDEN_TEXT
         rows.append((label, text))
     rows.insert(len(TAG_FIELDS), ("Size", f"{meta.width} x {meta.height} pixels"))
     return rows

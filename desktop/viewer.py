@@ -32,6 +32,9 @@ PRESETS: dict[str, tuple[float, float] | None] = {
     "High contrast": (0.3, 0.5),
 }
 MIN_WIDTH = 0.01
+DISPLAY_LEVELS = 4096
+"""Grey levels of an image's display copy (``uint16``, made by
+:func:`desktop.workers.display_levels`); window/level is a LUT over them."""
 _DRAG_GAIN = 1.0 / 400.0  # window units per screen pixel of drag
 _ZOOM_STEP = 1.2
 
@@ -207,7 +210,7 @@ class ImageViewer(QGraphicsView):
     # -- rendering -----------------------------------------------------------------
     def _render(self) -> None:
         if self._levels is not None:
-            lut = window_lut(*self._window, levels=4096, invert=self._invert)
+            lut = window_lut(*self._window, levels=DISPLAY_LEVELS, invert=self._invert)
             self._image_item.setPixmap(QPixmap.fromImage(gray_qimage(lut[self._levels])))
         self.window_changed.emit(*self._window)
 

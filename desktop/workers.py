@@ -1,16 +1,20 @@
 """Background work: plain generator cores run by Qt workers on QThreadPool.
 
 Each job is a generator function (no Qt, testable alone) yielding events.
-:class:`GeneratorWorker` runs one on :meth:`QThreadPool.globalInstance` and
-re-emits each event through :attr:`WorkerSignals.yielded` (queued to the GUI
-thread), then ``finished``; an exception becomes ``errored``. Setting the
-worker's ``cancel`` event stops the generator at its next check.
+:class:`GeneratorWorker` runs one, as ``job(cancel_event)``, on
+:meth:`QThreadPool.globalInstance` and re-emits each event through
+:attr:`WorkerSignals.yielded` (queued to the GUI thread), then ``finished``;
+an exception becomes ``errored``. Setting the worker's ``cancel`` event stops
+the generator at its next check. (superqt's ``thread_worker`` would add
+pygments and qtpy, slow the app's start-up, and stop a generator only between
+its events: ``bench/bench_dependencies.py``.)
 
 * :func:`scan_events` - find files, then classify them with the core
   :func:`pneumo.scanning.pipeline.scan`: yields ``list[Path]`` batches, then records.
 * :func:`view_events` - load one file for display, then explain it: yields a
   :class:`DisplayImage`, then a :class:`OverlayReady` or :class:`ViewProblem`.
-* :func:`load_model_events` - load a model runner off the GUI thread.
+* :func:`load_model_events` - load a model runner off the GUI thread: yields
+  the :class:`~pneumo.model.runner.ModelRunner` or a :class:`ModelFailed`.
 """
 
 from __future__ import annotations
@@ -20,27 +24,43 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from desktop.viewer import DISPLAY_LEVELS
 from pneumo.errors import PneumoError
 from pneumo.films.imaging import LoadedImage
 from pneumo.results.records import ScanRecord
 
+if TYPE_CHECKING:
+    from pneumo.model.card import ModelCard
+    from pneumo.model.gradcam import Explanation
+    from pneumo.model.runner import ModelRunner
+
+E = TypeVar("E")
 FILE_BATCH = 200
 """Files announced per ``list[Path]`` event while a scan enumerates folders."""
-DISPLAY_LEVELS = 4096
-"""Grey levels of the display copy of an image (window/level is a LUT over them)."""
 
 
 class ExplainerLike(Protocol):
     """What the viewer needs from :class:`pneumo.model.gradcam.Explainer`."""
 
-    def explain(self, model_input: np.ndarray) -> Any:
-        """An object with ``heatmap`` (h, w) in [0, 1] and ``probability``."""
+    def explain(self, model_input: np.ndarray) -> Explanation:
+        """The heat map (h, w) in [0, 1], its raw peak, and the probability."""
         ...
+
+
+Job = Callable[[threading.Event], Iterator[E]]
+"""A generator job: called with the cancel event, yields events of type ``E``."""
+
+
+@dataclass(frozen=True)
+class ModelFailed:
+    """The model could not be loaded; ``message`` says why."""
+
+    message: str
 
 
 @dataclass(frozen=True)
@@ -62,7 +82,7 @@ class OverlayReady:
     rgba: np.ndarray
     probability: float
     peak: float = 1.0
-    """Raw Grad-CAM maximum; 0 means no region argues for pneumonia."""
+    """Raw Grad-CAM maximum; 0 means no region argues for the positive label."""
 
 
 @dataclass(frozen=True)
@@ -82,31 +102,31 @@ class WorkerSignals(QObject):
     finished = Signal(bool)  # True when cancelled
 
 
-class GeneratorWorker(QRunnable):
-    """Run ``job(*args, cancel=event, **kwargs)`` (a generator) on the pool."""
+class GeneratorWorker(QRunnable, Generic[E]):
+    """Run ``job(cancel_event)`` (a generator of ``E`` events) on the pool."""
 
-    def __init__(self, job: Callable[..., Iterator[Any]], *args: Any, **kwargs: Any) -> None:
+    def __init__(self, job: Job[E]) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self.signals = WorkerSignals()
         self.cancel_event = threading.Event()
-        self._job, self._args, self._kwargs = job, args, kwargs
+        self._job = job
         self.done = threading.Event()
 
     def cancel(self) -> None:
         """Ask the generator to stop; ``finished(True)`` follows promptly."""
         self.cancel_event.set()
 
-    def start(self) -> GeneratorWorker:
+    def start(self) -> GeneratorWorker[E]:
         """Queue the worker on the global thread pool; returns self."""
         QThreadPool.globalInstance().start(self)
         return self
 
     def run(self) -> None:
         """Pool-thread body: iterate the generator, emit events; never raises."""
-        events: Iterator[Any] | None = None
+        events: Iterator[E] | None = None
         try:
-            events = self._job(*self._args, cancel=self.cancel_event, **self._kwargs)
+            events = self._job(self.cancel_event)
             for event in events:
                 if self.cancel_event.is_set():
                     break
@@ -129,7 +149,7 @@ class GeneratorWorker(QRunnable):
 # -- scanning --------------------------------------------------------------------
 def scan_events(
     paths: Iterable[str | Path],
-    runner: Any,
+    runner: ModelRunner | None,
     *,
     cancel: threading.Event,
     threshold: float | None = None,
@@ -174,14 +194,16 @@ def scan_events(
     yield from scan(files, runner, workers=workers, cancel=cancel, threshold=threshold)
 
 
-def load_model_events(model_path: Path, *, cancel: threading.Event) -> Iterator[Any]:
-    """Yield a loaded :class:`pneumo.model.runner.ModelRunner`, or the error's message."""
+def load_model_events(
+    model_path: Path, *, cancel: threading.Event
+) -> Iterator[ModelRunner | ModelFailed]:
+    """Yield a loaded :class:`pneumo.model.runner.ModelRunner`, or why it failed."""
     from pneumo.model.runner import ModelRunner
 
     try:
         yield ModelRunner(model_path)
     except PneumoError as exc:
-        yield str(exc)
+        yield ModelFailed(str(exc))
 
 
 # -- viewing ---------------------------------------------------------------------
@@ -225,7 +247,7 @@ def display_levels(pixels: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]
 
 def view_events(
     path: Path,
-    card: Any,
+    card: ModelCard | None,
     explainers: ExplainerHolder,
     *,
     cancel: threading.Event,
@@ -260,8 +282,8 @@ def view_events(
     from pneumo.model.gradcam import heatmap_to_image_size
 
     heat = heatmap_to_image_size(np.asarray(explanation.heatmap), image.pixels.shape[:2])
-    peak = float(getattr(explanation, "peak", 1.0))
-    yield OverlayReady(path, heat, heat_rgba(heat), float(explanation.probability), peak)
+    yield OverlayReady(path, heat, heat_rgba(heat), float(explanation.probability),
+                       float(explanation.peak))
 
 
 def heat_rgba(heat: np.ndarray) -> np.ndarray:

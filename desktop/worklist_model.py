@@ -20,10 +20,25 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    Signal,
 )
 from PySide6.QtGui import QBrush, QColor
 
-from pneumo.model.card import ModelCard
+from desktop.result_style import warning_icon
+from pneumo.model.card import LABELS, ModelCard
+from pneumo.results.display import (
+    Labels,
+    RowFilter,
+    RowState,
+    colours_for,
+    filter_accepts,
+    has_warnings,
+    patient_text,
+    result_text,
+    row_state,
+    state_name,
+    study_text,
+)
 from pneumo.results.records import ScanRecord
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -33,14 +48,7 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 
 COLUMNS = ("File", "Result", "Probability", "Patient", "Study", "Warnings")
 COL_FILE, COL_RESULT, COL_PROBABILITY, COL_PATIENT, COL_STUDY, COL_WARNINGS = range(6)
-HIDDEN_TEXT = "(hidden)"
 
-#: Result colours: (text, background).
-COLOURS = {
-    "PNEUMONIA": ("#ffffff", "#b3261e"),
-    "NORMAL": ("#ffffff", "#2e7d32"),
-    "ERROR": ("#000000", "#f9a825"),
-}
 _Index = QModelIndex | QPersistentModelIndex
 
 
@@ -51,15 +59,23 @@ class WorklistRow:
     path: Path
     record: ScanRecord | None = None
     cancelled: bool = False
+    labels: Labels = LABELS
+    """The model card's label names (negative, positive)."""
+
+    @property
+    def state(self) -> RowState:
+        """Pending, cancelled, error, negative or positive."""
+        return row_state(self.record, self.labels, self.cancelled)
+
+    @property
+    def unreliable(self) -> bool:
+        """True for a result that comes with a warning (drawn with an icon and a word)."""
+        return self.record is not None and self.record.unreliable
 
     @property
     def status(self) -> str:
-        """PNEUMONIA, NORMAL, ERROR, PENDING or CANCELLED."""
-        if self.record is None:
-            return "CANCELLED" if self.cancelled else "PENDING"
-        if self.record.error is not None:
-            return "ERROR"
-        return str(self.record.label)
+        """The state's name: the card's label, or ERROR, PENDING or CANCELLED."""
+        return state_name(self.state, self.labels)
 
     def as_record(self) -> ScanRecord:
         """The record, or an error record saying why there is none (for export)."""
@@ -69,35 +85,18 @@ class WorklistRow:
         return ScanRecord(path=self.path, error=why)
 
 
-def patient_text(record: ScanRecord | None, hide_identifiers: bool) -> str:
-    """Patient name and id for display, masked when ``hide_identifiers``."""
-    if record is None or (record.patient_name is None and record.patient_id is None):
-        return ""
-    if hide_identifiers:
-        return HIDDEN_TEXT
-    name = (record.patient_name or "").replace("^", " ").strip()
-    pid = record.patient_id or ""
-    return f"{name} ({pid})" if name and pid else name or pid
-
-
-def study_text(record: ScanRecord | None) -> str:
-    """Study date (YYYY-MM-DD) and description."""
-    if record is None:
-        return ""
-    date = record.study_date or ""
-    if len(date) == 8 and date.isdigit():
-        date = f"{date[:4]}-{date[4:6]}-{date[6:]}"
-    return " ".join(p for p in (date, record.study_description or "") if p)
-
-
 class WorklistModel(QAbstractTableModel):
     """Table model over a list of :class:`WorklistRow`; rows keyed by path."""
+
+    labels_changed = Signal()
+    """The label names changed (a model with another card was loaded)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[WorklistRow] = []
         self._index: dict[str, int] = {}
         self._hide_identifiers = False
+        self._labels: Labels = LABELS
 
     # -- Qt model API ------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -133,20 +132,35 @@ class WorklistModel(QAbstractTableModel):
             return self._text(row, col).lower()
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(row, col)
+        if col == COL_RESULT and role == Qt.ItemDataRole.DecorationRole:
+            return warning_icon() if row.unreliable else None
         if col == COL_RESULT and role in (
             Qt.ItemDataRole.ForegroundRole,
             Qt.ItemDataRole.BackgroundRole,
         ):
-            colours = COLOURS.get(row.status)
-            if colours is None:
+            if not (row.state.has_result or row.state is RowState.ERROR):
                 return None
-            fg, bg = colours
+            fg, bg = colours_for(row.state, row.unreliable)
             return QBrush(QColor(fg if role == Qt.ItemDataRole.ForegroundRole else bg))
         if col == COL_PROBABILITY and role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
     # -- content -----------------------------------------------------------------
+    @property
+    def labels(self) -> Labels:
+        """The label names rows are shown with (the loaded model card's)."""
+        return self._labels
+
+    def set_labels(self, labels: Labels) -> None:
+        """Show rows with the label names of a model card."""
+        if labels == self._labels:
+            return
+        self._labels = labels
+        for i, row in enumerate(self._rows):
+            self._set_row(i, dataclasses.replace(row, labels=labels))
+        self.labels_changed.emit()
+
     @property
     def rows(self) -> tuple[WorklistRow, ...]:
         """All rows, in insertion order."""
@@ -179,10 +193,10 @@ class WorklistModel(QAbstractTableModel):
             key = str(path)
             existing = self._index.get(key)
             if existing is not None:
-                self._set_row(existing, WorklistRow(path))
+                self._set_row(existing, self._row(path))
             elif key not in seen:
                 seen.add(key)
-                new.append(WorklistRow(path))
+                new.append(self._row(path))
         if new:
             first = len(self._rows)
             self.beginInsertRows(QModelIndex(), first, first + len(new) - 1)
@@ -197,7 +211,7 @@ class WorklistModel(QAbstractTableModel):
         if existing is None:
             self.add_pending([record.path])
             existing = self._index[str(record.path)]
-        self._set_row(existing, WorklistRow(record.path, record))
+        self._set_row(existing, self._row(record.path, record))
 
     def mark_cancelled(self) -> None:
         """Turn every pending row into a cancelled one."""
@@ -212,7 +226,7 @@ class WorklistModel(QAbstractTableModel):
             if rec is not None and rec.probability is not None:
                 label = card.label_for(rec.probability, threshold)
                 if label != rec.label:
-                    self._set_row(i, WorklistRow(row.path, dataclasses.replace(rec, label=label)))
+                    self._set_row(i, self._row(row.path, dataclasses.replace(rec, label=label)))
 
     def set_hide_identifiers(self, hide: bool) -> None:
         """Mask (or show) patient names and ids."""
@@ -222,6 +236,9 @@ class WorklistModel(QAbstractTableModel):
             self.dataChanged.emit(top, self.index(len(self._rows) - 1, COL_PATIENT))
 
     # -- internals ---------------------------------------------------------------
+    def _row(self, path: Path, record: ScanRecord | None = None) -> WorklistRow:
+        return WorklistRow(path, record, labels=self._labels)
+
     def _set_row(self, i: int, row: WorklistRow) -> None:
         self._rows[i] = row
         self.dataChanged.emit(self.index(i, 0), self.index(i, len(COLUMNS) - 1))
@@ -235,7 +252,7 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_STUDY:
             return study_text(rec)
         if col == COL_RESULT:
-            return {"PENDING": "pending…", "CANCELLED": "cancelled"}.get(row.status, row.status)
+            return result_text(rec, row.labels, row.cancelled)
         if col == COL_PROBABILITY:
             return "" if rec is None or rec.probability is None else f"{rec.probability:.3f}"
         if col == COL_WARNINGS:
@@ -253,12 +270,10 @@ class WorklistModel(QAbstractTableModel):
 class WorklistFilter(QSortFilterProxyModel):
     """Sorts by :data:`SORT_ROLE`; filters by free text and result category."""
 
-    CATEGORIES = ("All", "PNEUMONIA", "NORMAL", "ERROR", "With warnings", "PENDING")
-
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._text = ""
-        self._category = "All"
+        self._category = RowFilter.ALL
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
 
@@ -267,9 +282,9 @@ class WorklistFilter(QSortFilterProxyModel):
         self._text = text.strip().lower()
         self.invalidate()
 
-    def set_category(self, category: str) -> None:
-        """Keep rows of one of :attr:`CATEGORIES`."""
-        self._category = category if category in self.CATEGORIES else "All"
+    def set_category(self, category: RowFilter) -> None:
+        """Keep the rows that pass ``category`` (see :func:`pneumo.results.display.filter_accepts`)."""
+        self._category = category
         self.invalidate()
 
     def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
@@ -278,14 +293,7 @@ class WorklistFilter(QSortFilterProxyModel):
         row = model.index(source_row, 0, source_parent).data(ROW_ROLE)
         if not isinstance(row, WorklistRow):
             return True
-        cat = self._category
-        if cat == "With warnings":
-            if row.record is None or not row.record.warnings:
-                return False
-        elif cat == "PENDING":
-            if row.record is not None:
-                return False
-        elif cat != "All" and row.status != cat:
+        if not filter_accepts(self._category, row.state, has_warnings(row.record)):
             return False
         if not self._text:
             return True

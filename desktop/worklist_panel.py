@@ -28,8 +28,9 @@ from desktop.worklist_model import (
     WorklistModel,
     WorklistRow,
 )
+from pneumo.results.display import RowFilter, count_text, filter_choices
 
-COLUMN_WIDTHS = {COL_FILE: 200, COL_RESULT: 92, COL_PROBABILITY: 82, COL_PATIENT: 130,
+COLUMN_WIDTHS = {COL_FILE: 170, COL_RESULT: 190, COL_PROBABILITY: 82, COL_PATIENT: 130,
                  COL_STUDY: 150}
 
 
@@ -49,7 +50,7 @@ class WorklistPanel(QWidget):
         self.filter_edit.setPlaceholderText("Filter (file, patient, result…)")
         self.filter_edit.setClearButtonEnabled(True)
         self.category = QComboBox()
-        self.category.addItems(list(WorklistFilter.CATEGORIES))
+        self._fill_categories()
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
@@ -73,7 +74,8 @@ class WorklistPanel(QWidget):
         self.count_label = QLabel("No files")
         self._build()
         self.filter_edit.textChanged.connect(self.proxy.set_text)
-        self.category.currentTextChanged.connect(self.proxy.set_category)
+        self.category.currentIndexChanged.connect(self._category_chosen)
+        model.labels_changed.connect(self._fill_categories)
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.table.selectionModel().currentRowChanged.connect(self._current_changed)
         self._count_timer = QTimer(self)
@@ -146,14 +148,19 @@ class WorklistPanel(QWidget):
         self.row_selected.emit(row if isinstance(row, WorklistRow) else None)
 
     def _update_count(self) -> None:
-        rows = self.model.rows
-        done = sum(1 for r in rows if r.record is not None)
-        positive = sum(1 for r in rows if r.status == "PNEUMONIA")
-        errors = sum(1 for r in rows if r.status == "ERROR")
-        if not rows:
-            text = "No files"
-        elif done:
-            text = f"{len(rows)} files · {positive} pneumonia · {errors} errors"
-        else:
-            text = f"{len(rows)} files"
-        self.count_label.setText(text)
+        self.count_label.setText(count_text((r.state for r in self.model.rows), self.model.labels))
+
+    def _fill_categories(self) -> None:
+        """The result filter's entries, named with the card's labels; keeps the choice."""
+        chosen = self.category.currentData()
+        self.category.blockSignals(True)
+        self.category.clear()
+        for text, choice in filter_choices(self.model.labels):
+            self.category.addItem(text, choice)
+        self.category.setCurrentIndex(max(self.category.findData(chosen), 0))
+        self.category.blockSignals(False)
+        self._category_chosen()
+
+    def _category_chosen(self, *_index: int) -> None:
+        choice = self.category.currentData()
+        self.proxy.set_category(choice if isinstance(choice, RowFilter) else RowFilter.ALL)

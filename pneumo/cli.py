@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumo import __version__
-from pneumo.errors import PneumoError
+from pneumo.errors import PneumoError, UsageError
 
 _TF_HINT = "pip install 'pneumoscan[train]'"
 
@@ -61,6 +61,23 @@ def _stage_gui(argv: list[str]) -> Any:
     from desktop.app import main as stage_main
 
     return stage_main(argv)
+
+
+def _layer_cams(keras_file: Path, model_input: Any) -> Any:
+    """Grad-CAM at every convolution layer of a Keras model (``pneumo explain --layers``)."""
+    try:
+        from convert.layer_cam import layer_gradcams
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            raise UsageError(f"pneumo explain --layers needs TensorFlow: {_TF_HINT}") from None
+        raise
+    return layer_gradcams(keras_file, model_input)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from pneumo.commands.explain import explain_command
+
+    return explain_command(args, layer_cams=_layer_cams)
 
 
 STAGES: dict[str, tuple[Callable[[list[str]], Any], str, str]] = {
@@ -185,6 +202,43 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use at most N training images")
     fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
     fit_ood.set_defaults(func=_lazy("pneumo.commands.fit_ood", "fit_ood_command"))
+    explain = sub.add_parser(
+        "explain",
+        help="write a picture of one film's result and Grad-CAM heat map",
+        description="Write the film with its Grad-CAM heat map (from the float LiteRT model) "
+        "and the result (label, probability, threshold) burnt into a caption, as PNG. "
+        "--layers animates Grad-CAM through every convolution layer of the Keras model "
+        "(needs TensorFlow: the train extra). Outputs are written atomically and never "
+        "over the input.",
+    )
+    explain.add_argument("file", metavar="FILE", help="one image file (PNG, JPEG, TIFF, BMP, DICOM)")
+    explain.add_argument("--out", metavar="OVERLAY.png",
+                         help="the picture (default: ./<stem>_explain.png; with --layers: none)")
+    explain.add_argument("--model", metavar="FILE", help="the classifier .tflite (default: shipped)")
+    explain.add_argument("--layers", action="store_true",
+                         help="animate Grad-CAM through the Keras model's convolution layers")
+    explain.add_argument("--gif", metavar="OUT.gif",
+                         help="where --layers writes the animation (default: ./<stem>_layers.gif)")
+    explain.set_defaults(func=_explain)
+    fit_pop = sub.add_parser(
+        "fit-population",
+        help="fit the population check (is a film like the training children?)",
+        description="Fit the population check: a logistic model on the float model's "
+        "embedding, the training side of the card's patient split (inside) against the "
+        "train/ films of OUTSIDE_DIR split by patient (outside, e.g. adults), each film also "
+        "seen under random crops, display curves, borders and burned-in text; threshold on "
+        "the inside validation films. Writes ASSETS_DIR/model_card.json; the model files "
+        "are not changed; no test/ folder is read.",
+    )
+    fit_pop.add_argument("assets", metavar="ASSETS_DIR", help="folder with the models and card")
+    fit_pop.add_argument("--data", required=True, metavar="DATA_DIR",
+                         help="the training data set (train/ of NORMAL/ and PNEUMONIA/)")
+    fit_pop.add_argument("--outside", required=True, metavar="OUTSIDE_DIR",
+                         help="films of another population (its train/ is used)")
+    fit_pop.add_argument("--l2", type=float, default=10.0, help="L2 strength (10)")
+    fit_pop.add_argument("--seed", type=int, default=0, help="split and variant seed (0)")
+    fit_pop.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
+    fit_pop.set_defaults(func=_lazy("pneumo.commands.fit_population", "fit_population_command"))
     for name, (_, _, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, add_help=False)
         stage.add_argument("args", nargs=argparse.REMAINDER)

@@ -1,4 +1,8 @@
-"""Shared fixtures: where the real data is, and Qt set up to run headless."""
+"""Shared fixtures: where the real data is, Qt set up to run headless, tiny models.
+
+The tiny models are built once per pytest session (in its base temp folder)
+and shared by every module that asks for them.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.tinymodel import SampleFolder
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "chest_xray"
+DEFAULT_NIH_DATA = REPO_ROOT.parent / "shared" / "data" / "nih_cxr8_sample"
 
 
 def data_root() -> Path:
@@ -25,6 +32,16 @@ def chest_xray_dir() -> Path:
     root = data_root()
     if not (root / "test" / "NORMAL").is_dir():
         pytest.skip(f"real chest X-ray data not found at {root} (set PNEUMO_DATA)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def nih_dir() -> Path:
+    """The NIH ChestX-ray8 adult sample (train/ and test/ split by patient):
+    $PNEUMO_NIH_DATA, else ../shared/data/nih_cxr8_sample; skips when absent."""
+    root = Path(os.environ.get("PNEUMO_NIH_DATA", str(DEFAULT_NIH_DATA)))
+    if not (root / "test" / "NORMAL").is_dir():
+        pytest.skip(f"NIH adult sample not found at {root} (set PNEUMO_NIH_DATA)")
     return root
 
 
@@ -58,3 +75,36 @@ def tiny_run(synthetic_dataset: Path, tmp_path_factory: pytest.TempPathFactory) 
     train(synthetic_dataset, run_dir, TrainConfig(input_size=64, epochs=4, batch_size=16,
                                                   learning_rate=3e-3, warmup_epochs=0))
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def float_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny float LiteRT classifier (64 px) with its card and Keras model beside it."""
+    from tests.tinymodel import cached_tiny_tflite
+
+    return cached_tiny_tflite(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def int8_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tiny classifier, int8-quantised."""
+    from tests.tinymodel import cached_tiny_tflite
+
+    return cached_tiny_tflite(tmp_path_factory.getbasetemp(), int8=True)
+
+
+@pytest.fixture(scope="session")
+def scan_folder(tmp_path_factory: pytest.TempPathFactory) -> SampleFolder:
+    """A folder of good and bad inputs (see :func:`tests.tinymodel.make_scan_folder`)."""
+    from tests.tinymodel import make_scan_folder
+
+    return make_scan_folder(tmp_path_factory.mktemp("scan_inputs"))
+
+
+@pytest.fixture(scope="session")
+def explainable_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny int8 classifier with a float explain model and a Keras model beside it."""
+    pytest.importorskip("tensorflow")
+    from tests.test_desktop_support import cached_model
+
+    return cached_model(tmp_path_factory.getbasetemp())

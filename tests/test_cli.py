@@ -15,27 +15,11 @@ import pytest
 from pneumo import __version__
 from pneumo.cli import main
 from pneumo.errors import DataError
-from pneumo.util.progress import ProgressBar
 from tests.subproc import run_python
-from tests.tinymodel import SampleFolder, cached_tiny_tflite, make_scan_folder
+from tests.tinymodel import SampleFolder, make_scan_folder
 
 pytest.importorskip("tensorflow")
 
-
-
-@pytest.fixture(scope="session")
-def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached_tiny_tflite(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def int8_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached_tiny_tflite(tmp_path_factory.getbasetemp(), int8=True)
-
-
-@pytest.fixture(scope="session")
-def mixed(tmp_path_factory: pytest.TempPathFactory) -> SampleFolder:
-    return make_scan_folder(tmp_path_factory.mktemp("cli_mixed"))
 
 
 @pytest.fixture(scope="session")
@@ -50,24 +34,24 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_scan_mixed_folder_reports_every_file_and_exits_1(
-    mixed: SampleFolder, model: Path, capsys: pytest.CaptureFixture[str]
+    scan_folder: SampleFolder, float_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc = main(["scan", str(mixed.root), "--json", "-", "--model", str(model)])
+    rc = main(["scan", str(scan_folder.root), "--json", "-", "--model", str(float_model)])
     out, err = capsys.readouterr()
     assert rc == 1
     data = json.loads(out)
-    assert [d["path"] for d in data] == [str(p) for p in mixed.scanned]
+    assert [d["path"] for d in data] == [str(p) for p in scan_folder.scanned]
     errors = {d["path"] for d in data if d["error"]}
-    assert errors == {str(p) for p in mixed.bad}
+    assert errors == {str(p) for p in scan_folder.bad}
     assert all(d["label"] and d["probability"] is not None for d in data if not d["error"])
     assert all("patient_id" not in d and "patient_name" not in d for d in data)
     assert "5 failed" in err  # the summary goes to stderr when JSON is on stdout
 
 
 def test_scan_good_folder_exits_0_with_a_table(
-    good: SampleFolder, model: Path, capsys: pytest.CaptureFixture[str]
+    good: SampleFolder, float_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    rc = main(["scan", str(good.root), "--model", str(model)])
+    rc = main(["scan", str(good.root), "--model", str(float_model)])
     out, err = capsys.readouterr()
     assert rc == 0, err
     lines = out.strip().splitlines()
@@ -77,43 +61,43 @@ def test_scan_good_folder_exits_0_with_a_table(
 
 
 def test_progress_is_quiet_when_piped(
-    good: SampleFolder, model: Path, capsys: pytest.CaptureFixture[str]
+    good: SampleFolder, float_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["scan", str(good.root), "--model", str(model), "--json", "-"]) == 0
+    assert main(["scan", str(good.root), "--model", str(float_model), "--json", "-"]) == 0
     err = capsys.readouterr().err
     assert "\r" not in err and "[#" not in err and "\x1b" not in err
 
 
-def test_progress_bar_draws_on_a_terminal() -> None:
+def test_progress_bar_draws_on_a_terminal_above_the_lines(
+    good: SampleFolder, float_model: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
     class Tty(io.StringIO):
         def isatty(self) -> bool:
             return True
 
-    stream = Tty()
-    with ProgressBar(4, stream=stream, width=10) as bar:
-        assert bar.enabled
-        for _ in range(4):
-            bar.advance()
-    text = stream.getvalue()
-    assert "[##########] 4/4 100%" in text and text.endswith("\r\x1b[K")
-    piped = io.StringIO()
-    quiet = ProgressBar(4, stream=piped)
-    quiet.advance(4)
-    quiet.close()
-    assert not quiet.enabled and piped.getvalue() == ""
+    terminal = Tty()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert main(["scan", str(good.root), "--model", str(float_model)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    n = len(good.good)
+    assert len(out) == n + 1 and out[-1].startswith(f"{n} files: ")  # lines intact
+    drawn = terminal.getvalue()
+    assert f"0/{n} [" in drawn  # the bar knew how many files there are
+    assert drawn.rstrip("\r").split("\r")[-1].strip() == ""  # and was erased at the end
 
 
 def test_csv_export_and_identifiers(
-    mixed: SampleFolder, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    scan_folder: SampleFolder, float_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "results.csv"
     jout = tmp_path / "results.json"
-    rc = main(["scan", str(mixed.root), "--model", str(model), "--csv", str(out)])
+    rc = main(["scan", str(scan_folder.root), "--model", str(float_model), "--csv", str(out)])
     assert rc == 1
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
-    assert len(rows) == len(mixed.scanned) and "patient_id" not in rows[0]
+    assert len(rows) == len(scan_folder.scanned) and "patient_id" not in rows[0]
     rc = main(
-        ["scan", str(mixed.root / "g_cr.dcm"), "--model", str(model), "--csv", str(out)]
+        ["scan", str(scan_folder.root / "g_cr.dcm"), "--model", str(float_model), "--csv", str(out)]
         + ["--json", str(jout), "--include-identifiers"]
     )
     assert rc == 0
@@ -124,10 +108,10 @@ def test_csv_export_and_identifiers(
 
 
 def test_threshold_override(
-    good: SampleFolder, model: Path, capsys: pytest.CaptureFixture[str]
+    good: SampleFolder, float_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (
-        main(["scan", str(good.root), "--model", str(model), "--json", "-", "--threshold", "0"])
+        main(["scan", str(good.root), "--model", str(float_model), "--json", "-", "--threshold", "0"])
         == 0
     )
     assert {d["label"] for d in json.loads(capsys.readouterr().out)} == {"PNEUMONIA"}
@@ -149,20 +133,20 @@ def test_missing_model_says_how_to_get_one(
 
 
 def test_default_model_from_assets(
-    good: SampleFolder, model: Path, monkeypatch: pytest.MonkeyPatch
+    good: SampleFolder, float_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PNEUMO_ASSETS", str(model.parent))
+    monkeypatch.setenv("PNEUMO_ASSETS", str(float_model.parent))
     assert main(["scan", str(good.good[0])]) == 0
-    monkeypatch.setenv("PNEUMO_MODEL", str(model))
+    monkeypatch.setenv("PNEUMO_MODEL", str(float_model))
     monkeypatch.setenv("PNEUMO_ASSETS", "/nonexistent")
     assert main(["scan", str(good.good[0])]) == 0
 
 
 def test_tampered_model_is_refused(
-    good: SampleFolder, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    good: SampleFolder, float_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    shutil.copytree(model.parent, tmp_path / "m")
-    bad = tmp_path / "m" / model.name
+    shutil.copytree(float_model.parent, tmp_path / "m")
+    bad = tmp_path / "m" / float_model.name
     data = bytearray(bad.read_bytes())
     data[-10] ^= 1
     bad.write_bytes(bytes(data))
@@ -196,10 +180,10 @@ def test_no_image_files_is_a_usage_error(
 
 
 def test_missing_path_is_an_error_record(
-    good: SampleFolder, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    good: SampleFolder, float_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rc = main(
-        ["scan", str(good.good[0]), str(tmp_path / "gone"), "--model", str(model), "--json", "-"]
+        ["scan", str(good.good[0]), str(tmp_path / "gone"), "--model", str(float_model), "--json", "-"]
     )
     assert rc == 1
     data = json.loads(capsys.readouterr().out)
@@ -226,13 +210,13 @@ def test_python_dash_m_version() -> None:
 
 # -- info -------------------------------------------------------------------------
 def test_info_json_lists_models_with_kinds(
-    model: Path,
+    float_model: Path,
     int8_model: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("PNEUMO_ASSETS", str(model.parent))
+    monkeypatch.setenv("PNEUMO_ASSETS", str(float_model.parent))
     assert main(["info", "--json"]) == 0
     infos = {Path(i["path"]).name: i for i in json.loads(capsys.readouterr().out)}
     assert infos["model.tflite"]["kind"] == "float" and infos["model.keras"]["kind"] == "keras"
@@ -334,11 +318,11 @@ def test_missing_stage_module(
 
 
 def test_unwritable_export_is_one_error_line(
-    good: SampleFolder, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    good: SampleFolder, float_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "file").write_text("x")
     target = tmp_path / "file" / "results.csv"  # a folder that is a file
-    assert main(["scan", str(good.good[0]), "--model", str(model), "--csv", str(target)]) == 1
+    assert main(["scan", str(good.good[0]), "--model", str(float_model), "--csv", str(target)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("pneumo: error: ") and "cannot write" in err[0]
 

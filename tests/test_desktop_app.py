@@ -11,13 +11,7 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from tests.test_desktop_support import (  # noqa: F401
-    REPO_ROOT,
-    app_env,
-    explainable_model,
-    make_folder,
-    run_app,
-)
+from tests.test_desktop_support import REPO_ROOT, app_env, make_folder, run_app
 
 _HEAVY = ("tensorflow", "keras", "tf_keras")
 
@@ -31,7 +25,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_screenshot_waits_for_results_and_overlay_without_tensorflow(
-    tmp_path: Path, explainable_model: Path  # noqa: F811
+    tmp_path: Path, explainable_model: Path
 ) -> None:
     files = make_folder(tmp_path / "films")
     out = tmp_path / "shots" / "window.png"
@@ -63,7 +57,7 @@ def test_app_without_a_model_still_opens(tmp_path: Path) -> None:
 
 
 def test_pneumo_gui_dispatches_to_the_app(
-    tmp_path: Path, explainable_model: Path  # noqa: F811
+    tmp_path: Path, explainable_model: Path
 ) -> None:
     files = make_folder(tmp_path / "films")
     out = tmp_path / "cli.png"
@@ -76,7 +70,7 @@ def test_pneumo_gui_dispatches_to_the_app(
 
 
 def test_startup_benchmark_prints_its_figure(
-    tmp_path: Path, explainable_model: Path  # noqa: F811
+    tmp_path: Path, explainable_model: Path
 ) -> None:
     proc = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "bench_startup.py"),
                            "--model", str(explainable_model), "--repeat", "1", "--json"],

@@ -19,17 +19,12 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop.crash import ErrorReporter
-from desktop.image_panel import NORMAL_NOTE
 from desktop.main_window import MainWindow
 from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.worklist_model import COL_PATIENT, COL_PROBABILITY, COL_WARNINGS
-from tests.test_desktop_support import (  # noqa: F401
-    explainable_model,
-    film,
-    make_folder,
-    write_png,
-)
+from pneumo.results.display import held_back_note
+from tests.test_desktop_support import film, make_folder, write_png
 
 
 def pixels(image: QImage) -> np.ndarray:
@@ -57,7 +52,7 @@ def make_window(qtbot, tmp_path: Path, model: Path | None, error: str | None = N
 
 
 @pytest.fixture()
-def window(qtbot, tmp_path: Path, explainable_model: Path) -> Iterator[MainWindow]:  # noqa: F811
+def window(qtbot, tmp_path: Path, explainable_model: Path) -> Iterator[MainWindow]:
     win = make_window(qtbot, tmp_path, explainable_model)
     assert win.session.runner is not None, win.session.model_error
     yield win
@@ -156,7 +151,9 @@ def test_normal_result_hides_heat_map_unless_asked(qtbot, window: MainWindow,
     panel = window.image_panel
     assert "NORMAL" in panel.banner.text()
     assert not panel.overlay_shown()
-    assert panel.overlay_note.text() == NORMAL_NOTE and not panel.overlay_note.isHidden()
+    note = held_back_note(window.session.worklist.labels)
+    assert "NORMAL" in note
+    assert panel.overlay_note.text() == note and not panel.overlay_note.isHidden()
     assert not panel.show_anyway.isHidden()
     panel.show_anyway.setChecked(True)
     assert panel.overlay_shown() == panel.viewer.has_overlay()
@@ -389,7 +386,7 @@ def test_real_key_presses_and_wheel(qtbot, window: MainWindow, folder: dict[str,
 
 
 def test_inference_never_runs_on_the_gui_thread(qtbot, tmp_path: Path, folder: dict[str, Path],
-                                                explainable_model: Path,  # noqa: F811
+                                                explainable_model: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
@@ -433,3 +430,49 @@ def test_sys_excepthook_routes_to_a_dialog(qtbot, window: MainWindow) -> None:
     assert sys.excepthook is not reporter._hook
     for box in reporter.dialogs:
         box.close()
+
+
+def test_flagged_row_is_marked_and_the_banner_says_why(qtbot, window: MainWindow,
+                                                       tmp_path: Path) -> None:
+    """A film whose DICOM says the patient is 45 is marked "unreliable" with an
+    icon in the worklist, its banner says why, and "With warnings" keeps it."""
+    from PySide6.QtGui import QBrush, QIcon
+
+    from desktop.worklist_model import COL_RESULT
+    from pneumo.checks.findings import Rule
+    from pneumo.results.display import UNRELIABLE
+    from tests.tinymodel import write_dicom
+
+    root = tmp_path / "ages"
+    adult = write_dicom(root / "adult.dcm", film(21, True), PatientAge="045Y")
+    child = write_dicom(root / "child.dcm", film(21, True), PatientAge="003Y")
+    scan_folder(qtbot, window, root)
+    model = window.session.worklist
+    rows = {r.path: i for i, r in enumerate(model.rows)}
+    flagged, trusted = model.row_at(rows[adult]), model.row_at(rows[child])
+    assert flagged.record is not None and flagged.record.checks.fired(Rule.AGE)
+    assert flagged.unreliable and not trusted.unreliable
+
+    def cell(path: Path, role: Qt.ItemDataRole) -> object:
+        return model.index(rows[path], COL_RESULT).data(role)
+
+    assert cell(adult, Qt.ItemDataRole.DisplayRole) == f"PNEUMONIA · {UNRELIABLE}"
+    assert cell(child, Qt.ItemDataRole.DisplayRole) == "PNEUMONIA"
+    icon = cell(adult, Qt.ItemDataRole.DecorationRole)
+    assert isinstance(icon, QIcon) and not icon.isNull()
+    assert cell(child, Qt.ItemDataRole.DecorationRole) is None
+    backgrounds = [cell(p, Qt.ItemDataRole.BackgroundRole) for p in (adult, child)]
+    assert all(isinstance(b, QBrush) for b in backgrounds)
+    assert backgrounds[0].color() != backgrounds[1].color()
+
+    select(qtbot, window, adult)
+    banner = window.image_panel.banner.text()
+    assert UNRELIABLE in banner and "Do not rely on this result" in banner
+    assert "patient age 45 years is outside the training population" in banner
+    select(qtbot, window, child)
+    assert UNRELIABLE not in window.image_panel.banner.text()
+
+    panel = window.worklist
+    panel.category.setCurrentText("With warnings")
+    shown = {panel.proxy.index(r, 0).data() for r in range(panel.proxy.rowCount())}
+    assert shown == {"adult.dcm"}

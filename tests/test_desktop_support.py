@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from pneumo.evaluation.metrics import BinaryMetrics
 from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
@@ -54,7 +53,8 @@ def _training_set(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_explainable_model(out_dir: Path, seed: int = 0) -> Path:
-    """Train, convert and write the model files and card; returns model.tflite."""
+    """Train, convert and write the model files (the Keras model too) and card;
+    returns model.tflite."""
     import keras
 
     from convert.tflite import convert_float
@@ -73,6 +73,7 @@ def build_explainable_model(out_dir: Path, seed: int = 0) -> Path:
     images, labels = _training_set(128, seed)
     model.fit(images, labels, batch_size=16, epochs=12, verbose=0)
     out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(out_dir / "model.keras")
     content = convert_float(model, explain=True)
     (out_dir / "model.tflite").write_bytes(content)
     (out_dir / "model_float.tflite").write_bytes(content)
@@ -97,7 +98,8 @@ def cached_model(base: Path) -> Path:
     """:func:`build_explainable_model` once per pytest base temp folder."""
     out = Path(base) / "desktop-explainable"
     model = out / "model.tflite"
-    if not ((out / CARD_FILENAME).is_file() and (out / "model_float.tflite").is_file()):
+    if not all((out / name).is_file() for name in (CARD_FILENAME, "model_float.tflite",
+                                                   "model.keras")):
         build_explainable_model(out)
     return model
 
@@ -152,10 +154,3 @@ def run_app(args: list[str], env: dict[str, str], timeout: float = 120) -> Any:
     code = "import sys; from desktop.app import main; sys.exit(main(sys.argv[1:]))"
     return subprocess.run([sys.executable, "-c", code, *args], env=env, cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout, check=False)
-
-
-@pytest.fixture(scope="session")
-def explainable_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """model.tflite (with model_float.tflite and card beside it)."""
-    pytest.importorskip("tensorflow")
-    return cached_model(tmp_path_factory.getbasetemp())

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 
 from desktop.settings import AppSettings
 from desktop.tags_panel import tag_rows
-from desktop.viewer import window_lut
+from desktop.viewer import DISPLAY_LEVELS, window_lut
 from desktop.workers import (
     DisplayImage,
     ExplainerHolder,
@@ -37,6 +37,7 @@ from pneumo.errors import ModelNotFoundError
 from pneumo.films.imaging import load_image
 from pneumo.model.card import ModelCard
 from pneumo.model.preprocess import Preprocessing
+from pneumo.results.display import RowFilter
 from pneumo.results.records import ScanRecord
 from tests.test_desktop_support import film, write_dicom, write_png
 
@@ -82,11 +83,11 @@ def test_worklist_filter_sorts_numerically_and_filters(qapp) -> None:
     proxy.sort(COL_PROBABILITY, Qt.SortOrder.DescendingOrder)
     shown = [proxy.index(r, COL_PROBABILITY).data() for r in range(proxy.rowCount())]
     assert shown == ["0.900", "0.550", "0.100", "0.050", ""]
-    proxy.set_category("PNEUMONIA")
+    proxy.set_category(RowFilter.POSITIVE)
     assert proxy.rowCount() == 2
-    proxy.set_category("ERROR")
+    proxy.set_category(RowFilter.ERROR)
     assert proxy.rowCount() == 1
-    proxy.set_category("All")
+    proxy.set_category(RowFilter.ALL)
     proxy.set_text("F2")
     assert proxy.rowCount() == 1
 
@@ -108,7 +109,7 @@ def test_scan_events_without_model_and_cancel(tmp_path: Path) -> None:
 def test_display_levels_and_window_lut() -> None:
     pixels = np.linspace(0, 1, 10000, dtype=np.float32).reshape(100, 100)
     levels, (width, centre) = display_levels(pixels)
-    assert levels.dtype == np.uint16 and levels.max() == 4095
+    assert levels.dtype == np.uint16 and levels.max() == DISPLAY_LEVELS - 1 == 4095
     assert width == pytest.approx(0.98, abs=0.01) and centre == pytest.approx(0.5, abs=0.01)
     lut = window_lut(0.5, 0.5, 4096, invert=False)
     assert lut[0] == 0 and lut[-1] == 255 and lut[2048] == 128
@@ -183,3 +184,23 @@ def test_settings_round_trip_in_an_ini_file(qapp, tmp_path: Path) -> None:
     assert again.overlay_opacity == 1.0 and again.last_folder == str(tmp_path)
     again.threshold_override = None
     assert AppSettings(ini).threshold_override is None
+
+
+def test_worklist_takes_label_names_from_the_card(qapp) -> None:
+    from desktop.worklist_panel import WorklistPanel
+    from pneumo.results.display import RowState
+
+    model = WorklistModel()
+    panel = WorklistPanel(model)
+    model.set_record(ScanRecord(path=Path("a.png"), label="OPACITY", probability=0.9))
+    model.set_labels(("CLEAR", "OPACITY"))
+    assert model.rows[0].state is RowState.POSITIVE and model.rows[0].status == "OPACITY"
+    assert model.index(0, COL_RESULT).data() == "OPACITY"
+    items = [panel.category.itemText(i) for i in range(panel.category.count())]
+    assert items[:3] == ["All", "OPACITY", "CLEAR"]
+    panel.category.setCurrentText("CLEAR")
+    assert panel.proxy.rowCount() == 0
+    panel.category.setCurrentText("OPACITY")
+    assert panel.proxy.rowCount() == 1
+    model.set_labels(("NORMAL", "PNEUMONIA"))  # another card: the choice is kept
+    assert panel.category.currentText() == "PNEUMONIA" and panel.proxy.rowCount() == 0

@@ -1,36 +1,156 @@
 """Layering rules: the core and the app never pull in heavy stages.
 
-* ``pneumo/`` imports neither Qt (PySide6) nor TensorFlow/Keras, nor the stage
-  packages ``train``/``convert``/``desktop``, at any level -- except inside
-  functions of ``pneumo/cli.py``, which dispatch the stages lazily.
-* ``desktop/`` never imports TensorFlow/Keras.
-* ``train/``, ``convert/`` and ``desktop/`` do not import each other.
+The rules are import-linter contracts in ``pyproject.toml`` (``[tool.importlinter]``):
 
-Checked statically (AST of every ``.py`` file, including imports inside
-functions and ``importlib.import_module("...")`` calls with a literal name)
-and dynamically (importing the core in a fresh interpreter).
+* ``pneumo/`` imports neither Qt nor TensorFlow/Keras, nor the stage packages
+  ``train``/``convert``/``desktop`` -- except the dispatcher ``pneumo/cli.py``,
+  which imports the stages inside functions;
+* ``desktop/`` never imports TensorFlow/Keras;
+* ``train/``, ``convert/`` and ``desktop/`` do not import each other;
+* the menus (``desktop.actions``) do not import the main window.
+
+``lint-imports`` checks them here, on the tree and on copies of it with a
+deliberately broken import. Two things import-linter cannot see are checked
+from the same contracts by a small AST pass: imports by a literal name through
+``importlib.import_module``/``__import__``, and that the imports a contract
+lets through (``ignore_imports``, the dispatcher's) sit inside functions, so
+that they stay lazy. Last, importing the core in a fresh interpreter loads
+nothing heavy.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
 from dataclasses import dataclass
+from itertools import permutations
 from pathlib import Path
 
 import pytest
 
 from tests.subproc import REPO_ROOT, run_python
 
-QT = frozenset({"PySide6", "shiboken6"})
-TF = frozenset({"tensorflow", "keras", "tf_keras"})
-STAGES = frozenset({"train", "convert", "desktop"})
-DISPATCHER = "pneumo/cli.py"
+PACKAGES = ("pneumo", "train", "convert", "desktop")
+_LINT = ("import sys; from importlinter.cli import lint_imports_command as main; "
+         "sys.argv[0] = 'lint-imports'; main()")
+
+
+# -- import-linter ----------------------------------------------------------------
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """``lint-imports`` on the tree at ``root`` (its pyproject.toml, its packages)."""
+    pytest.importorskip("importlinter")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([sys.executable, "-c", _LINT, "--no-cache", "--no-logo"], cwd=root,
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def contract_names(root: Path = REPO_ROOT) -> dict[str, str]:
+    """Contract id -> name, from ``pyproject.toml``."""
+    config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    return {c["id"]: c["name"] for c in config["tool"]["importlinter"]["contracts"]}
+
+
+def test_lint_imports_passes_on_the_tree() -> None:
+    proc = lint_imports(REPO_ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for name in contract_names().values():
+        assert f"{name} KEPT" in proc.stdout
+
+
+@pytest.fixture()
+def tree_copy(tmp_path: Path) -> Path:
+    """A copy of the packages and pyproject.toml, free to break."""
+    for package in PACKAGES:
+        shutil.copytree(REPO_ROOT / package, tmp_path / package,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("rel", "source", "contract"),
+    [
+        ("pneumo/films/leak.py", "import PySide6.QtCore\n", "core-no-qt-no-tf"),
+        ("pneumo/leak.py", "def f():\n    from keras import layers\n", "core-no-qt-no-tf"),
+        ("pneumo/model/leak.py", "from desktop.viewer import window_lut\n",
+         "core-no-qt-no-tf"),  # indirectly: desktop.viewer imports Qt
+        ("pneumo/leak.py", "from train import models\n", "core-no-stages"),
+        ("pneumo/cli.py", "import PySide6\n", "core-no-qt-no-tf"),  # the exception is stages
+        ("desktop/leak.py", "import tensorflow as tf\n", "app-no-tf"),
+        ("convert/leak.py", "from desktop import app\n", "stages-independent"),
+        ("train/leak.py", "from convert import tflite\n", "stages-independent"),
+        ("desktop/actions.py", "from desktop import main_window\n", "menus-through-the-host"),
+    ],
+)
+def test_a_broken_import_fails_lint_imports(tree_copy: Path, rel: str, source: str,
+                                            contract: str) -> None:
+    path = tree_copy / rel
+    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    path.write_text(before + source, encoding="utf-8")
+    proc = lint_imports(tree_copy)
+    assert proc.returncode != 0, proc.stdout
+    assert f"{contract_names(tree_copy)[contract]} BROKEN" in proc.stdout
+    assert rel.removesuffix(".py").replace("/", ".") in proc.stdout  # names the culprit
+
+
+# -- what import-linter cannot see ----------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    """Modules under ``sources`` must not import modules under ``forbidden``."""
+
+    contract: str
+    sources: tuple[str, ...]
+    forbidden: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Contracts:
+    """The rules of ``[tool.importlinter]`` and the imports they let through."""
+
+    rules: tuple[Rule, ...]
+    ignored: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]
+
+    @classmethod
+    def load(cls, root: Path = REPO_ROOT) -> Contracts:
+        """Read the contracts of ``root/pyproject.toml``."""
+        config = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+        rules: list[Rule] = []
+        ignored: list[tuple[re.Pattern[str], re.Pattern[str]]] = []
+        for c in config["tool"]["importlinter"]["contracts"]:
+            if c["type"] == "forbidden":
+                rules.append(Rule(c["id"], tuple(c["source_modules"]),
+                                  tuple(c["forbidden_modules"])))
+            elif c["type"] == "independence":
+                rules += [Rule(c["id"], (a,), (b,)) for a, b in permutations(c["modules"], 2)]
+            for pattern in c.get("ignore_imports", ()):
+                importer, imported = (_pattern(p.strip()) for p in pattern.split("->"))
+                ignored.append((importer, imported))
+        return cls(tuple(rules), tuple(ignored))
+
+    def is_ignored(self, importer: str, imported: str) -> bool:
+        """True when some contract lets ``importer -> imported`` through."""
+        return any(a.fullmatch(importer) and b.fullmatch(imported) for a, b in self.ignored)
+
+
+def _pattern(text: str) -> re.Pattern[str]:
+    """An import-linter module pattern (``*`` one level, ``**`` any) as a regex."""
+    parts = [{"*": r"[^.]+", "**": r".+"}.get(p, re.escape(p)) for p in text.split(".")]
+    return re.compile(r"\.".join(parts))
+
+
+def _under(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
 
 
 @dataclass(frozen=True)
 class Violation:
-    """One forbidden import: where, what, and which rule."""
+    """One import the contracts forbid, or a let-through import that is not lazy."""
 
     file: str
     line: int
@@ -41,42 +161,44 @@ class Violation:
         return f"{self.file}:{self.line}: imports {self.imported} ({self.rule})"
 
 
-def _package_of(rel: str) -> list[str]:
-    """The package a file's relative imports start from (``a/b/c.py`` -> a.b)."""
-    return rel[: -len(".py")].split("/")[:-1]
+@dataclass(frozen=True)
+class FoundImport:
+    """An import statement or a call importing a literal module name."""
+
+    name: str
+    line: int
+    in_function: bool
+    dynamic: bool
 
 
-def _imports(tree: ast.AST, rel: str) -> list[tuple[str, int, bool]]:
-    """(absolute module name, line, inside a function) for every import."""
-    found: list[tuple[str, int, bool]] = []
+def _literal_import(node: ast.AST) -> str | None:
+    """The module a call like ``importlib.import_module("x")`` imports, if literal."""
+    if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)):
+        return None
+    func = node.func
+    if (isinstance(func, ast.Attribute) and func.attr == "import_module") or (
+            isinstance(func, ast.Name) and func.id in ("__import__", "import_module")):
+        return node.args[0].value
+    return None
+
+
+def find_imports(tree: ast.AST, module: str) -> list[FoundImport]:
+    """Every import in a module's tree; relative imports made absolute."""
+    found: list[FoundImport] = []
+    package = module.split(".")[:-1]
 
     def visit(node: ast.AST, in_function: bool) -> None:
         if isinstance(node, ast.Import):
-            found.extend((alias.name, node.lineno, in_function) for alias in node.names)
+            found.extend(FoundImport(a.name, node.lineno, in_function, False) for a in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = _package_of(rel)[: len(_package_of(rel)) - node.level + 1]
-                name = ".".join([*base, *([node.module] if node.module else [])])
-            else:
-                name = node.module or ""
-            found.append((name, node.lineno, in_function))
-        elif (
-            isinstance(node, ast.Call)
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-            and isinstance(node.args[0].value, str)
-            and (
-                (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
-                or (
-                    isinstance(node.func, ast.Name)
-                    and node.func.id in ("__import__", "import_module")
-                )
-            )
-        ):
-            found.append((node.args[0].value, node.lineno, in_function))
-        nested = in_function or isinstance(
-            node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-        )
+            base = package[: len(package) - node.level + 1] if node.level else []
+            name = ".".join([*base, *([node.module] if node.module else [])])
+            found.append(FoundImport(name, node.lineno, in_function, False))
+        elif (name := _literal_import(node)) is not None:
+            found.append(FoundImport(name, node.lineno, in_function, True))
+        nested = in_function or isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                  ast.Lambda))
         for child in ast.iter_child_nodes(node):
             visit(child, nested)
 
@@ -84,42 +206,84 @@ def _imports(tree: ast.AST, rel: str) -> list[tuple[str, int, bool]]:
     return found
 
 
-def check_source(source: str, rel: str) -> list[Violation]:
-    """Violations in one file's ``source``; ``rel`` is its repo-relative path."""
-    top_dir = rel.split("/")[0]
+def check_source(source: str, rel: str, contracts: Contracts) -> list[Violation]:
+    """What lint-imports misses in one file: forbidden imports by a literal name,
+    and imports a contract lets through that are not inside a function."""
+    module = rel.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
     out: list[Violation] = []
-    for name, line, in_function in _imports(ast.parse(source, filename=rel), rel):
-        top = name.split(".")[0]
-        if top_dir == "pneumo" and top in QT | TF | STAGES:
-            if not (rel == DISPATCHER and in_function):
-                out.append(Violation(rel, line, name, "core must not import Qt, TF or stages"))
-        elif top_dir == "desktop" and top in TF:
-            out.append(Violation(rel, line, name, "the app must not import TensorFlow/Keras"))
-        elif top_dir in STAGES and top in STAGES and top != top_dir:
-            out.append(Violation(rel, line, name, "stages must not import each other"))
+    for imp in find_imports(ast.parse(source, filename=rel), module):
+        if contracts.is_ignored(module, imp.name):
+            if not imp.in_function:
+                out.append(Violation(rel, imp.line, imp.name, "let through only when lazy"))
+            continue
+        if not imp.dynamic:
+            continue  # lint-imports checks import statements
+        out += [Violation(rel, imp.line, imp.name, r.contract) for r in contracts.rules
+                if _under(module, r.sources) and _under(imp.name, r.forbidden)]
     return out
 
 
 def find_violations(root: Path = REPO_ROOT) -> list[Violation]:
-    """Violations in every ``.py`` file under the checked top-level folders."""
+    """:func:`check_source` over every ``.py`` file of the packages."""
+    contracts = Contracts.load(root)
     out: list[Violation] = []
-    for folder in ("pneumo", *sorted(STAGES)):
-        for path in sorted((root / folder).rglob("*.py")):
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
             rel = path.relative_to(root).as_posix()
-            out.extend(check_source(path.read_text(encoding="utf-8"), rel))
+            out += check_source(path.read_text(encoding="utf-8"), rel, contracts)
     return out
 
 
-# -- the tree ---------------------------------------------------------------------
-def test_current_tree_follows_the_rules() -> None:
+def test_tree_has_no_hidden_or_eager_stage_imports() -> None:
     assert [str(v) for v in find_violations()] == []
 
 
+@pytest.mark.parametrize(
+    ("rel", "source"),
+    [
+        ("pneumo/foo.py", "import importlib\nmod = importlib.import_module('tensorflow')\n"),
+        ("pneumo/foo.py", "def f():\n    return __import__('PySide6.QtCore')\n"),
+        ("pneumo/foo.py", "from importlib import import_module\nimport_module('train.cli')\n"),
+        ("desktop/app.py", "import importlib\nimportlib.import_module('keras')\n"),
+        ("train/fit.py", "import importlib\nimportlib.import_module('desktop.app')\n"),
+        ("pneumo/cli.py", "from desktop.app import main\n"),  # let through, but not lazy
+        ("pneumo/cli.py", "import importlib\nimportlib.import_module('train.cli')\n"),
+    ],
+)
+def test_checker_flags_what_lint_imports_misses(rel: str, source: str) -> None:
+    assert len(check_source(source, rel, Contracts.load())) == 1
+
+
+@pytest.mark.parametrize(
+    ("rel", "source"),
+    [
+        ("pneumo/cli.py", "def _stage_gui(argv):\n    from desktop.app import main\n"),
+        ("pneumo/cli.py", "def f():\n    import importlib\n    importlib.import_module('train.cli')\n"),
+        ("pneumo/foo.py", "import importlib\nimportlib.import_module('pneumo.films.dicom')\n"),
+        ("train/fit.py", "import importlib\nimportlib.import_module('keras')\n"),
+        ("pneumo/foo.py", "import tensorflow\n"),  # a static import: lint-imports' part
+    ],
+)
+def test_checker_accepts_allowed_imports(rel: str, source: str) -> None:
+    assert check_source(source, rel, Contracts.load()) == []
+
+
+def test_checker_reads_the_contracts() -> None:
+    contracts = Contracts.load()
+    assert contracts.is_ignored("pneumo.cli", "desktop.app")
+    assert not contracts.is_ignored("pneumo.cli", "PySide6")
+    assert not contracts.is_ignored("pneumo.scanning.pipeline", "train.cli")
+    found = find_imports(ast.parse("from ..train import models\n"), "convert.sub.x")
+    assert found[0].name == "convert.train"
+
+
+# -- at run time --------------------------------------------------------------------
 def test_core_import_loads_no_heavy_modules() -> None:
     code = (
         "import sys, json\n"
         "import pneumo, pneumo.cli, pneumo.scanning.pipeline, pneumo.model.runner, pneumo.films.imaging\n"
-        "import pneumo.checks.gate, pneumo.results.records, pneumo.model.locate, pneumo.util.progress\n"
+        "import pneumo.checks.gate, pneumo.results.records, pneumo.model.locate, pneumo.util.atomic\n"
+        "import pneumo.results.display\n"
         "heavy = ('PySide6', 'tensorflow', 'keras', 'train', 'convert', 'desktop')\n"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & set(heavy))))\n"
     )
@@ -128,71 +292,14 @@ def test_core_import_loads_no_heavy_modules() -> None:
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
 
 
-def test_running_a_model_loads_no_tensorflow(tmp_path_factory: pytest.TempPathFactory) -> None:
-    pytest.importorskip("tensorflow")
-    from tests.tinymodel import cached_tiny_tflite
-
-    model = cached_tiny_tflite(tmp_path_factory.getbasetemp())
+def test_running_a_model_loads_no_tensorflow(float_model: Path) -> None:
     code = (
         "import sys, json, numpy as np\n"
         "from pneumo.model.runner import ModelRunner\n"
-        f"r = ModelRunner({str(model)!r})\n"
+        f"r = ModelRunner({str(float_model)!r})\n"
         "r.predict(np.zeros((r.input_size, r.input_size, 1), np.float32))\n"
         "print(json.dumps([m for m in ('tensorflow', 'keras', 'PySide6') if m in sys.modules]))\n"
     )
     proc = run_python("-c", code)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
-
-
-# -- the checker itself -------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("rel", "source"),
-    [
-        ("pneumo/foo.py", "import tensorflow as tf\n"),
-        ("pneumo/foo.py", "def f():\n    from keras import layers\n"),
-        ("pneumo/foo.py", "class A:\n    def m(self):\n        import PySide6.QtCore\n"),
-        ("pneumo/foo.py", "from train.models import build\n"),
-        ("pneumo/foo.py", "import importlib\nmod = importlib.import_module('tensorflow')\n"),
-        ("pneumo/foo.py", "if True:\n    import tensorflow\n"),
-        ("pneumo/cli.py", "import tensorflow\n"),
-        ("pneumo/cli.py", "from desktop.app import main\n"),
-        ("desktop/app.py", "def f():\n    import keras\n"),
-        ("desktop/app.py", "from tensorflow import lite\n"),
-        ("convert/cli.py", "from train.models import ARCHITECTURES\n"),
-        ("convert/sub/x.py", "from ...train import models\n"),
-        ("train/fit.py", "def f():\n    from desktop import app\n"),
-        ("desktop/app.py", "from convert.cli import main\n"),
-    ],
-)
-def test_checker_flags_violations(rel: str, source: str) -> None:
-    assert len(check_source(source, rel)) == 1
-
-
-@pytest.mark.parametrize(
-    ("rel", "source"),
-    [
-        ("pneumo/cli.py", "def _stage_gui(argv):\n    from desktop.app import main\n"),
-        ("pneumo/cli.py", "def _stage_train(argv):\n    from train.cli import main\n"),
-        ("pneumo/foo.py", "import numpy\nfrom pneumo.errors import ModelError\nfrom . import x\n"),
-        ("pneumo/foo.py", "import tensorflow_probability_is_not_tf_but_rare as t\n"),
-        ("train/fit.py", "import keras\nimport tensorflow as tf\nfrom train.models import m\n"),
-        ("convert/cli.py", "import tensorflow as tf\nfrom pneumo.model.card import ModelCard\n"),
-        (
-            "desktop/app.py",
-            "from PySide6 import QtWidgets\nfrom pneumo.model.runner import ModelRunner\n",
-        ),
-        ("desktop/widgets/x.py", "from .. import app\nfrom ..app import main\n"),
-    ],
-)
-def test_checker_accepts_allowed_imports(rel: str, source: str) -> None:
-    assert check_source(source, rel) == []
-
-
-def test_checker_resolves_relative_imports() -> None:
-    assert _imports(ast.parse("from ..train import models\n"), "convert/sub/x.py")[0][0] == (
-        "convert.train"
-    )
-    assert _imports(ast.parse("from . import x\n"), "pneumo/foo.py")[0][0] == "pneumo"
-    v = check_source("from ...train import models\n", "convert/sub/x.py")
-    assert [x.imported for x in v] == ["train"]

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pneumo.evaluation.metrics import choose_threshold, compute_metrics, roc_auc
+from pneumo.evaluation.metrics import choose_threshold, compute_metrics, roc_auc, roc_curve
 
 
 def test_metrics_match_hand_computed_values() -> None:
@@ -51,3 +51,50 @@ def test_threshold_rule_keeps_sensitivity_and_maximises_specificity() -> None:
     # any higher candidate threshold loses the sensitivity target
     higher = [c for c in np.unique(p) if c > t]
     assert all(compute_metrics(y, p, c).sensitivity < 0.95 for c in higher)
+
+
+# -- cross-checked against scikit-learn (a test dependency only: it would cost the
+# core about 200 MB and over a second of import; see bench/bench_dependencies.py) --
+def _cases() -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(12)
+    cases = []
+    for n, decimals in ((7, 1), (40, 2), (300, 3), (1000, 8)):
+        y = rng.integers(0, 2, n)
+        y[:2] = (0, 1)  # both classes present
+        scores = np.clip(rng.normal(0.35 + 0.3 * y, 0.25), 0, 1).round(decimals)  # with ties
+        cases.append((y, scores))
+    cases.append((np.array([1, 0, 1, 0]), np.array([0.5, 0.5, 0.5, 0.5])))  # all tied
+    cases.append((np.array([0, 0, 1, 1]), np.array([0.9, 0.8, 0.2, 0.1])))  # all wrong
+    return cases
+
+
+@pytest.mark.parametrize(("y", "scores"), _cases())
+def test_auc_and_roc_curve_match_scikit_learn(y: np.ndarray, scores: np.ndarray) -> None:
+    skm = pytest.importorskip("sklearn.metrics")
+    assert roc_auc(y, scores) == pytest.approx(skm.roc_auc_score(y, scores), abs=1e-12)
+    fpr, tpr, thresholds = roc_curve(y, scores)
+    sk_fpr, sk_tpr, sk_thresholds = skm.roc_curve(y, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr, atol=1e-12)
+    np.testing.assert_allclose(tpr, sk_tpr, atol=1e-12)
+    np.testing.assert_array_equal(thresholds[1:], sk_thresholds[1:])
+    assert np.isinf(thresholds[0]) and np.isinf(sk_thresholds[0])
+    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # trapezoids
+    assert area == pytest.approx(roc_auc(y, scores), abs=1e-12)
+
+
+@pytest.mark.parametrize(("y", "scores"), _cases())
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.8])
+def test_threshold_metrics_match_scikit_learn(y: np.ndarray, scores: np.ndarray,
+                                              threshold: float) -> None:
+    skm = pytest.importorskip("sklearn.metrics")
+    m = compute_metrics(y, scores, threshold)
+    pred = scores >= threshold
+    tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    assert (m.tp, m.fp, m.tn, m.fn) == (tp, fp, tn, fn)
+    assert m.accuracy == pytest.approx(skm.accuracy_score(y, pred))
+    assert m.sensitivity == pytest.approx(skm.recall_score(y, pred, zero_division=0))
+    assert m.specificity == pytest.approx(
+        skm.recall_score(y, pred, pos_label=0, zero_division=0))
+    assert m.precision == pytest.approx(skm.precision_score(y, pred, zero_division=0))
+    assert m.f1 == pytest.approx(skm.f1_score(y, pred, zero_division=0))
+    assert m.f2 == pytest.approx(skm.fbeta_score(y, pred, beta=2.0, zero_division=0))

@@ -16,22 +16,11 @@ from pneumo.model.preprocess import Preprocessing, preprocess
 from pneumo.model.runner import ModelRunner, Prediction, tflite_input_spec
 from tests.tinymodel import (
     build_multi_output_tflite,
-    cached_tiny_tflite,
     keras_predict,
     synthetic_batch,
 )
 
 pytest.importorskip("tensorflow")
-
-
-@pytest.fixture(scope="session")
-def float_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached_tiny_tflite(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def int8_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return cached_tiny_tflite(tmp_path_factory.getbasetemp(), int8=True)
 
 
 @pytest.fixture()

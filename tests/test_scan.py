@@ -24,19 +24,14 @@ from pneumo.results.records import ScanRecord, format_record, summarize
 from pneumo.scanning.pipeline import scan
 from pneumo.scanning.walk import InputProblem, iter_image_files, iter_inputs
 from tests import decodejobs
-from tests.tinymodel import SampleFolder, cached_tiny_tflite, film, make_scan_folder
+from tests.tinymodel import SampleFolder, film
 
 pytest.importorskip("tensorflow")
 
 
 @pytest.fixture(scope="session")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> ModelRunner:
-    return ModelRunner(cached_tiny_tflite(tmp_path_factory.getbasetemp()))
-
-
-@pytest.fixture(scope="session")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> SampleFolder:
-    return make_scan_folder(tmp_path_factory.mktemp("scan_inputs"))
+def runner(float_model: Path) -> ModelRunner:
+    return ModelRunner(float_model)
 
 
 @pytest.fixture()
@@ -52,38 +47,38 @@ def many_files(tmp_path: Path) -> list[Path]:
 
 
 # -- walking --------------------------------------------------------------------
-def test_walk_finds_images_recursively_sorted_skipping_hidden(folder: SampleFolder) -> None:
-    found = list(iter_image_files([folder.root]))
-    assert found == folder.scanned
-    assert not set(found) & set(folder.skipped)
-    assert folder.root / "sub" / "IM0002" in found  # DICOM recognised by content
+def test_walk_finds_images_recursively_sorted_skipping_hidden(scan_folder: SampleFolder) -> None:
+    found = list(iter_image_files([scan_folder.root]))
+    assert found == scan_folder.scanned
+    assert not set(found) & set(scan_folder.skipped)
+    assert scan_folder.root / "sub" / "IM0002" in found  # DICOM recognised by content
 
 
 def test_explicit_files_are_taken_once_and_missing_paths_reported(
-    folder: SampleFolder, tmp_path: Path
+    scan_folder: SampleFolder, tmp_path: Path
 ) -> None:
-    notes = folder.root / "notes.txt"
-    items = list(iter_inputs([notes, tmp_path / "missing", folder.good[0], folder.good[0]]))
+    notes = scan_folder.root / "notes.txt"
+    items = list(iter_inputs([notes, tmp_path / "missing", scan_folder.good[0], scan_folder.good[0]]))
     assert items == [
         notes,
         InputProblem(tmp_path / "missing", "no such file or folder"),
-        folder.good[0],
+        scan_folder.good[0],
     ]
 
 
-def test_dicom_sniff(folder: SampleFolder, tmp_path: Path) -> None:
-    assert is_dicom_file(folder.root / "sub" / "IM0002")
-    assert not is_dicom_file(folder.good[0])
+def test_dicom_sniff(scan_folder: SampleFolder, tmp_path: Path) -> None:
+    assert is_dicom_file(scan_folder.root / "sub" / "IM0002")
+    assert not is_dicom_file(scan_folder.good[0])
     assert not is_dicom_file(tmp_path / "missing")
     (tmp_path / "short").write_bytes(b"DICM")
     assert not is_dicom_file(tmp_path / "short")
 
 
 def test_unreadable_folder_is_reported_not_fatal(
-    folder: SampleFolder, monkeypatch: pytest.MonkeyPatch
+    scan_folder: SampleFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     real_scandir = os.scandir
-    locked = str(folder.root / "sub")
+    locked = str(scan_folder.root / "sub")
 
     def scandir(path: Any) -> Any:
         if str(path) == locked:
@@ -91,24 +86,24 @@ def test_unreadable_folder_is_reported_not_fatal(
         return real_scandir(path)
 
     monkeypatch.setattr(walk_module.os, "scandir", scandir)
-    items = list(iter_inputs([folder.root]))
+    items = list(iter_inputs([scan_folder.root]))
     problems = [i for i in items if isinstance(i, InputProblem)]
     assert problems == [InputProblem(Path(locked), "cannot read folder (Permission denied)")]
-    assert folder.good[0] in items and folder.root / "g_cr.dcm" in items
+    assert scan_folder.good[0] in items and scan_folder.root / "g_cr.dcm" in items
 
 
 # -- scanning -------------------------------------------------------------------
 def test_scan_yields_one_record_per_file_in_order(
-    folder: SampleFolder, runner: ModelRunner
+    scan_folder: SampleFolder, runner: ModelRunner
 ) -> None:
-    records = list(scan([folder.root], runner))
-    assert [r.path for r in records] == folder.scanned
+    records = list(scan([scan_folder.root], runner))
+    assert [r.path for r in records] == scan_folder.scanned
     by_path = {r.path: r for r in records}
-    for path in folder.good:
+    for path in scan_folder.good:
         rec = by_path[path]
         assert rec.ok and rec.label in runner.card.labels, rec
         assert rec.probability is not None and 0.0 <= rec.probability <= 1.0
-    for path, expected in folder.bad.items():
+    for path, expected in scan_folder.bad.items():
         rec = by_path[path]
         assert not rec.ok and rec.label is None and rec.probability is None
         assert expected in (rec.error or ""), rec
@@ -116,9 +111,9 @@ def test_scan_yields_one_record_per_file_in_order(
 
 
 def test_scan_records_carry_dicom_fields_and_warnings(
-    folder: SampleFolder, runner: ModelRunner
+    scan_folder: SampleFolder, runner: ModelRunner
 ) -> None:
-    records = {r.path.name: r for r in scan([folder.root], runner)}
+    records = {r.path.name: r for r in scan([scan_folder.root], runner)}
     cr = records["g_cr.dcm"]
     assert (cr.modality, cr.view_position, cr.body_part) == ("CR", "PA", "CHEST")
     assert cr.patient_id == "PAT-0001" and cr.study_date == "20240102"
@@ -128,24 +123,25 @@ def test_scan_records_carry_dicom_fields_and_warnings(
     assert records["a_normal.png"].modality is None
 
 
-def test_scan_single_file_matches_classify(folder: SampleFolder, runner: ModelRunner) -> None:
+def test_scan_single_file_matches_classify(scan_folder: SampleFolder, runner: ModelRunner) -> None:
     from pneumo.films.imaging import load_image
 
-    (rec,) = scan([folder.good[1]], runner)
-    assert rec.probability == pytest.approx(runner.classify(load_image(folder.good[1])).probability)
+    (rec,) = scan([scan_folder.good[1]], runner)
+    assert rec.probability == pytest.approx(runner.classify(load_image(scan_folder.good[1])).probability)
 
 
-def test_scan_threshold_override(folder: SampleFolder, runner: ModelRunner) -> None:
-    labels = {r.label for r in scan(folder.good, runner, threshold=0.0)}
+def test_scan_threshold_override(scan_folder: SampleFolder, runner: ModelRunner) -> None:
+    labels = {r.label for r in scan(scan_folder.good, runner, threshold=0.0)}
     assert labels == {"PNEUMONIA"}
-    assert {r.label for r in scan(folder.good, runner, threshold=1.0)} == {"NORMAL"}
+    assert {r.label for r in scan(scan_folder.good, runner, threshold=1.0)} == {"NORMAL"}
 
 
 def test_missing_path_and_unexpected_errors_become_records(
-    folder: SampleFolder, runner: ModelRunner, tmp_path: Path
+    scan_folder: SampleFolder, runner: ModelRunner, tmp_path: Path
 ) -> None:
     job = functools.partial(decodejobs.raising, "b_blob.png")
-    records = list(scan([folder.good[0], tmp_path / "nope.png", folder.good[1]], runner, job=job))
+    records = list(scan([scan_folder.good[0], tmp_path / "nope.png", scan_folder.good[1]], runner,
+                        job=job))
     assert [r.path.name for r in records] == ["a_normal.png", "nope.png", "b_blob.png"]
     assert records[0].ok
     assert records[1].error == "no such file or folder"

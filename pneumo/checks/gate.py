@@ -12,16 +12,19 @@ images (photos, screenshots: radiographs are grey); images under
 
 Warned about: an unusual aspect ratio (beyond :data:`WARN_ASPECT` to 1); a
 body part other than the chest; a lateral view; a patient age outside
-:data:`TRAINING_AGE_YEARS`.
+:data:`TRAINING_AGE_YEARS` (``PatientAge``, else ``PatientBirthDate`` with
+``StudyDate``: :func:`patient_age_years`). A known age also decides the
+population rule (:func:`pneumo.checks.findings.decide`).
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import numpy as np
 
-from pneumo.films.imaging import LoadedImage
+from pneumo.films.imaging import ImageMetadata, LoadedImage
 
 #: DICOM modalities accepted: computed/digital radiography, "other", absent.
 ACCEPTED_MODALITIES = frozenset({"CR", "DX", "DR", "RG", "OT"})
@@ -40,6 +43,7 @@ TRAINING_AGE_YEARS = (1.0, 5.0)
 _CHEST_WORDS = ("CHEST", "THORAX", "THORAC", "LUNG", "TORAX", "BRUST", "PECHO")
 _LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLAT", "RLAT"})
 _AGE = re.compile(r"^(\d{1,3})\s*([DWMY]?)$")
+_DATE = re.compile(r"^(\d{4})(\d{2})(\d{2})")
 _DAYS_PER = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0, "Y": 365.25}
 _UNIT_WORDS = {"D": "day", "W": "week", "M": "month", "Y": "year"}
 COLOUR_REFUSAL = "colour image: a photo or screenshot, not a radiograph"
@@ -83,7 +87,7 @@ def check_input(image: LoadedImage) -> tuple[list[str], str | None]:
         warnings.append(
             f"view position {view} is lateral; the model was trained on frontal views (PA/AP)"
         )
-    age_warning = _age_warning(meta.patient_age)
+    age_warning = _age_warning(meta)
     if age_warning is not None:
         warnings.append(age_warning)
     return warnings, None
@@ -107,15 +111,43 @@ def _parse_age(value: str | None) -> tuple[int, str] | None:
     return int(match.group(1)), match.group(2) or "Y"
 
 
-def _age_warning(value: str | None) -> str | None:
-    years = parse_age_years(value)
-    parsed = _parse_age(value)
-    low, high = TRAINING_AGE_YEARS
-    if years is None or parsed is None or low <= years <= high:
+def patient_age_years(meta: ImageMetadata) -> float | None:
+    """The patient's age in years at the study: ``PatientAge`` when it parses, else
+    the years between ``PatientBirthDate`` and ``StudyDate`` (DICOM dates,
+    ``YYYYMMDD``); ``None`` when neither is usable."""
+    years = parse_age_years(meta.patient_age)
+    if years is not None:
+        return years
+    born, taken = _dicom_date(meta.patient_birth_date), _dicom_date(meta.study_date)
+    if born is None or taken is None or taken < born:
         return None
-    number, unit = parsed
-    word = _UNIT_WORDS[unit] + ("" if number == 1 else "s")
-    return (f"patient age {number} {word} is outside the training population "
+    return (taken - born).days / _DAYS_PER["Y"]
+
+
+def _dicom_date(value: str | None) -> date | None:
+    text = (value or "").strip()
+    match = _DATE.match(text)
+    if match is None:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None
+
+
+def _age_warning(meta: ImageMetadata) -> str | None:
+    years = patient_age_years(meta)
+    low, high = TRAINING_AGE_YEARS
+    if years is None or low <= years <= high:
+        return None
+    parsed = _parse_age(meta.patient_age)
+    if parsed is None:  # from the birth and study dates
+        shown = f"{years:.0f} years" if years >= 2 else f"{12 * years:.0f} months"
+        source = " (from birth and study dates)"
+    else:
+        number, unit = parsed
+        shown, source = f"{number} {_UNIT_WORDS[unit]}{'' if number == 1 else 's'}", ""
+    return (f"patient age {shown}{source} is outside the training population "
             f"(children aged {low:g} to {high:g})")
 
 

@@ -1,5 +1,6 @@
-"""``pneumo evaluate DATA_DIR [--model FILE] [--json FILE|-]``: metrics of a
-model on a labelled folder (:func:`pneumo.evaluation.evaluate.evaluate`)."""
+"""``pneumo evaluate DATA_DIR... [--model FILE] [--json FILE|-]``: metrics of a model
+on labelled folders (:func:`pneumo.evaluation.evaluate.evaluate`), with what the
+scan's checks did on each; several folders also give one table, a column each."""
 
 from __future__ import annotations
 
@@ -9,21 +10,25 @@ import sys
 from pathlib import Path
 
 from pneumo.errors import ModelNotFoundError
-from pneumo.evaluation.evaluate import KerasLoader, default_model, evaluate
+from pneumo.evaluation.evaluate import Evaluation, KerasLoader, default_model, evaluate
+from pneumo.evaluation.reliability import domain_table
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``pneumo evaluate``."""
     p = argparse.ArgumentParser(prog="pneumo evaluate", description=(
-        "Evaluate a model on a folder of NORMAL/ and PNEUMONIA/ images "
-        "(or a data set root with test/)."))
-    p.add_argument("data_dir", type=Path)
+        "Evaluate a model on folders of NORMAL/ and PNEUMONIA/ images (or data set roots "
+        "with test/). A .tflite model runs through the scan, with its input gate and "
+        "checks: the share of films flagged, the silent-error rate (wrong with no warning, "
+        "of all films) and metrics on the unflagged films are reported too. With several "
+        "folders a table compares them."))
+    p.add_argument("data_dirs", type=Path, nargs="+", metavar="DATA_DIR")
     p.add_argument("--model", type=Path, default=None,
                    help="a .tflite or .keras model (default: the shipped model)")
     p.add_argument("--json", default=None, metavar="FILE|-", help="write metrics as JSON")
     p.add_argument("--threshold", type=float, default=None, help="override the card's threshold")
     p.add_argument("--plots", type=Path, default=None, metavar="DIR",
-                   help="write ROC and confusion-matrix PNGs (needs matplotlib)")
+                   help="write ROC and confusion-matrix PNGs (needs matplotlib; one folder)")
     p.add_argument("--workers", type=int, default=2)
     return p
 
@@ -34,27 +39,57 @@ def main(argv: list[str], keras_loader: KerasLoader | None = None) -> int:
     model = args.model or default_model()
     if not model.is_file():
         raise ModelNotFoundError(f"{model}: model file not found")
-    result = evaluate(args.data_dir, model, keras_loader=keras_loader,
-                      threshold=args.threshold, workers=args.workers)
-    m = result.metrics
+    results = [evaluate(d, model, keras_loader=keras_loader, threshold=args.threshold,
+                        workers=args.workers) for d in args.data_dirs]
+    data = results[0].to_dict() if len(results) == 1 else {
+        "domains": [r.to_dict() for r in results]}
     if args.json == "-":
-        json.dump(result.to_dict(), sys.stdout, indent=2)
+        json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(f"{result.model} ({result.kind}) on {result.data}: n={m.n}")
-        for at in (result.metrics, result.metrics_at_half):
-            print(f"  threshold {at.threshold:.4f}: accuracy {at.accuracy:.4f}  AUC {at.auc:.4f}  "
-                  f"sensitivity {at.sensitivity:.4f}  specificity {at.specificity:.4f}  "
-                  f"precision {at.precision:.4f}  F1 {at.f1:.4f}  "
-                  f"TP {at.tp} FP {at.fp} TN {at.tn} FN {at.fn}")
+        for result in results:
+            _print(result)
+        checked = [(_name(r.data), r.metrics, r.reliability) for r in results
+                   if r.reliability is not None]
+        if len(results) > 1 and checked:
+            print()
+            print(domain_table(checked))
         if args.json:
             from pneumo.util.atomic import write_text_atomic
 
-            write_text_atomic(Path(args.json), json.dumps(result.to_dict(), indent=2) + "\n")
+            write_text_atomic(Path(args.json), json.dumps(data, indent=2) + "\n")
     if args.plots:
         from pneumo.evaluation import plots
 
+        result = results[0]
         args.plots.mkdir(parents=True, exist_ok=True)
-        plots.plot_roc(result.labels, result.probabilities, m, args.plots / "roc.png")
-        plots.plot_confusion(m, args.plots / "confusion.png")
+        plots.plot_roc(result.labels, result.probabilities, result.metrics,
+                       args.plots / "roc.png")
+        plots.plot_confusion(result.metrics, args.plots / "confusion.png")
     return 0
+
+
+def _name(folder: Path) -> str:
+    return f"{folder.parent.name}/{folder.name}" if folder.parent.name else folder.name
+
+
+def _print(result: Evaluation) -> None:
+    m = result.metrics
+    print(f"{result.model} ({result.kind}) on {result.data}: n={m.n}")
+    for at in (result.metrics, result.metrics_at_half):
+        print(f"  threshold {at.threshold:.4f}: accuracy {at.accuracy:.4f}  AUC {at.auc:.4f}  "
+              f"sensitivity {at.sensitivity:.4f}  specificity {at.specificity:.4f}  "
+              f"precision {at.precision:.4f}  F1 {at.f1:.4f}  "
+              f"TP {at.tp} FP {at.fp} TN {at.tn} FN {at.fn}")
+    rel = result.reliability
+    if rel is None:
+        print("  checks: not run (a Keras model is evaluated on the classifier alone)")
+        return
+    rules = ", ".join(f"{k} {v}" for k, v in rel.rules.items()) or "none"
+    print(f"  checks: {rel.films} films, {rel.refused} refused, {rel.warned} warned "
+          f"(rules fired: {rules}); answered with no warning {100 * rel.answered_share:.1f} %; "
+          f"silent errors {rel.silent_errors} ({100 * rel.silent_error_rate:.1f} % of all films)")
+    u = rel.unflagged
+    if u is not None:
+        print(f"  unflagged films (n={u.n}): accuracy {u.accuracy:.4f}  AUC {u.auc:.4f}  "
+              f"sensitivity {u.sensitivity:.4f}  specificity {u.specificity:.4f}")

@@ -5,9 +5,31 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pneumo.errors import PneumoError, UsageError
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+
+def progress_bar(paths: Sequence[Path]) -> tqdm[None] | None:
+    """A tqdm bar on standard error while it is a terminal, else None.
+
+    Piped or redirected output stays clean, and costs neither the count of
+    the files nor the import of tqdm.
+    """
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (callable(isatty) and isatty()):
+        return None
+    from tqdm import tqdm
+
+    from pneumo.scanning.walk import iter_inputs
+
+    total = sum(1 for _ in iter_inputs(paths))
+    return tqdm(total=total, file=sys.stderr, unit="file", leave=False, dynamic_ncols=True)
 
 
 def scan_command(args: argparse.Namespace) -> int:
@@ -18,7 +40,6 @@ def scan_command(args: argparse.Namespace) -> int:
     from pneumo.results.records import ScanRecord, format_record, summarize
     from pneumo.scanning.pipeline import scan
     from pneumo.scanning.walk import iter_inputs
-    from pneumo.util.progress import ProgressBar
 
     paths = [Path(p) for p in args.paths]
     if next(iter_inputs(paths), None) is None:
@@ -27,19 +48,18 @@ def scan_command(args: argparse.Namespace) -> int:
     # One inference thread: the decoding workers keep the other cores busy.
     runner = ModelRunner(model, num_threads=1)
     json_stdout = args.json == "-"
-    progress = ProgressBar(None, stream=sys.stderr)
-    if progress.enabled:
-        progress.total = sum(1 for _ in iter_inputs(paths))
+    progress = progress_bar(paths)
     records: list[ScanRecord] = []
     try:
         for record in scan(paths, runner, workers=args.workers, threshold=args.threshold):
             records.append(record)
             if not json_stdout:
-                progress.clear()
-                print(format_record(record), flush=True)
-            progress.advance()
+                _print_line(format_record(record), progress)
+            if progress is not None:
+                progress.update()
     finally:
-        progress.close()
+        if progress is not None:
+            progress.close()
     ids = bool(args.include_identifiers)
     try:
         if args.json:
@@ -55,3 +75,12 @@ def scan_command(args: argparse.Namespace) -> int:
     summary += f" (threshold {threshold:.3f}, model {runner.model_path.name})"
     print(summary, file=sys.stderr if json_stdout else sys.stdout)
     return 1 if failed else 0
+
+
+def _print_line(line: str, progress: tqdm[None] | None) -> None:
+    """Print a result line to standard output, above the progress bar if there is one."""
+    if progress is None:
+        print(line, flush=True)
+        return
+    with progress.external_write_mode(file=sys.stdout):
+        print(line, flush=True)

@@ -27,6 +27,7 @@ from pneumo.model.preprocess import Preprocessing, preprocess
 
 _PERSON = re.compile(r"^(person\d+)_", re.IGNORECASE)
 _IM = re.compile(r"^((?:NORMAL\d*-)?IM-\d+)-\d+", re.IGNORECASE)
+_NIH = re.compile(r"^(\d+)_\d+$")
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,12 @@ def patient_id(filename: str) -> str:
     """The patient a Kermany file name belongs to.
 
     ``person123_bacteria_456.jpeg`` -> ``person123``; ``IM-0115-0001.jpeg`` ->
-    ``IM-0115``; ``NORMAL2-IM-1427-0001.jpeg`` -> ``NORMAL2-IM-1427``; any other
-    name is its own patient (its stem).
+    ``IM-0115``; ``NORMAL2-IM-1427-0001.jpeg`` -> ``NORMAL2-IM-1427``; an NIH
+    ChestX-ray8 name ``00001280_004.jpeg`` -> ``00001280``; any other name is
+    its own patient (its stem).
     """
     stem = Path(filename).stem
-    for pattern in (_PERSON, _IM):
+    for pattern in (_PERSON, _IM, _NIH):
         match = pattern.match(stem)
         if match:
             return match.group(1)

@@ -1,8 +1,13 @@
 """Evaluate a model on a labelled folder (the logic behind ``pneumo evaluate``).
 
-Evaluates a ``.tflite`` model through the same runner the app uses, or a Keras
-``.keras`` model through a loader the CLI injects (Keras needs TensorFlow, which
-this core package never imports). By default the shipped model is evaluated.
+Evaluates a ``.tflite`` model through the scan itself
+(:func:`pneumo.scanning.pipeline.scan`: the input gate, the classifier, the
+out-of-distribution and population checks, exactly as a user's scan runs
+them), so the result also says how many films were flagged and how many got a
+wrong answer with no warning (:mod:`pneumo.evaluation.reliability`). A Keras
+``.keras`` model is evaluated through a loader the CLI injects (Keras needs
+TensorFlow, which this core package never imports), on the classifier alone.
+By default the shipped model is evaluated.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import numpy as np
 from pneumo.data.dataset import labels_of, list_examples, load_model_inputs
 from pneumo.errors import ModelNotFoundError, UsageError
 from pneumo.evaluation.metrics import BinaryMetrics, compute_metrics
+from pneumo.evaluation.reliability import Reliability, reliability_of
 from pneumo.model.card import CARD_FILENAME, ModelCard
 
 BatchPredictor = Callable[[np.ndarray], np.ndarray]
@@ -24,7 +30,8 @@ KerasLoader = Callable[[Path], BatchPredictor]
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Metrics of one model on one labelled folder."""
+    """Metrics of one model on one labelled folder (all classified films), and what
+    the scan's checks did there (``None`` for a Keras model: classifier only)."""
 
     model: Path
     kind: str
@@ -33,6 +40,7 @@ class Evaluation:
     metrics_at_half: BinaryMetrics
     labels: np.ndarray
     probabilities: np.ndarray
+    reliability: Reliability | None = None
 
     def to_dict(self) -> dict[str, object]:
         """JSON form: the metric keys at the card's threshold, plus context."""
@@ -42,6 +50,7 @@ class Evaluation:
             "kind": self.kind,
             "data": str(self.data),
             "at_threshold_0.5": self.metrics_at_half.to_dict(),
+            "reliability": None if self.reliability is None else self.reliability.to_dict(),
         }
 
 
@@ -59,13 +68,6 @@ def default_model() -> Path:
         raise
 
 
-def _tflite_predictor(model: Path) -> tuple[BatchPredictor, ModelCard, str]:
-    from pneumo.model.runner import ModelRunner
-
-    runner = ModelRunner(model)
-    return runner.predict_batch, runner.card, "int8" if runner.is_quantised else "float"
-
-
 def evaluate(
     data: Path,
     model: Path,
@@ -77,20 +79,38 @@ def evaluate(
     """Evaluate ``model`` on the labelled folder ``data`` (``data/test`` if it
     has one)."""
     folder = data / "test" if (data / "test").is_dir() else data
-    if model.suffix == ".keras":
-        if keras_loader is None:
-            raise UsageError("evaluating a .keras model needs TensorFlow: "
-                             "pip install 'pneumoscan[train]'")
-        card = ModelCard.load(model.parent / CARD_FILENAME)
-        predict_batch, kind = keras_loader(model), "keras"
-    elif model.suffix == ".tflite":
-        predict_batch, card, kind = _tflite_predictor(model)
-    else:
+    if model.suffix == ".tflite":
+        return _evaluate_scan(folder, model, threshold, workers)
+    if model.suffix != ".keras":
         raise UsageError(f"{model}: expected a .tflite or .keras model file")
+    if keras_loader is None:
+        raise UsageError("evaluating a .keras model needs TensorFlow: "
+                         "pip install 'pneumoscan[train]'")
+    card = ModelCard.load(model.parent / CARD_FILENAME)
     examples = list_examples(folder, card.labels)
     inputs = load_model_inputs([e.path for e in examples], card.preprocessing, workers)
-    probs = np.asarray(predict_batch(inputs), dtype=np.float64).reshape(-1)
+    probs = np.asarray(keras_loader(model)(inputs), dtype=np.float64).reshape(-1)
     y = labels_of(examples)
     t = card.threshold_for(model) if threshold is None else threshold
-    return Evaluation(model, kind, folder, compute_metrics(y, probs, t),
+    return Evaluation(model, "keras", folder, compute_metrics(y, probs, t),
                       compute_metrics(y, probs, 0.5), y, probs)
+
+
+def _evaluate_scan(folder: Path, model: Path, threshold: float | None,
+                   workers: int) -> Evaluation:
+    from pneumo.model.runner import ModelRunner
+    from pneumo.scanning.pipeline import scan
+
+    runner = ModelRunner(model)
+    card = runner.card
+    examples = list_examples(folder, card.labels)
+    t = card.threshold_for(model) if threshold is None else threshold
+    records = list(scan([e.path for e in examples], runner, workers=workers, threshold=t))
+    truth = {e.path: e.label for e in examples}
+    classified = [r for r in records if r.ok and r.probability is not None]
+    y = np.array([truth[r.path] for r in classified], dtype=np.int32)
+    probs = np.array([float(r.probability or 0.0) for r in classified])
+    kind = "int8" if runner.is_quantised else "float"
+    return Evaluation(model, kind, folder, compute_metrics(y, probs, t),
+                      compute_metrics(y, probs, 0.5), y, probs,
+                      reliability_of(records, truth, card.labels, t))

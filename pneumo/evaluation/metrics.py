@@ -1,4 +1,8 @@
-"""Binary classification metrics in plain numpy (no scikit-learn needed)."""
+"""Binary classification metrics in plain numpy.
+
+scikit-learn would add about 200 MB and over a second of import to the core
+(``bench/bench_dependencies.py``); the tests check these functions against it.
+"""
 
 from __future__ import annotations
 

@@ -54,6 +54,7 @@ _STRING_FIELDS = {
     "body_part": "BodyPartExamined",
     "view_position": "ViewPosition",
     "patient_age": "PatientAge",
+    "patient_birth_date": "PatientBirthDate",
     "sop_instance_uid": "SOPInstanceUID",
     "patient_id": "PatientID",
     "patient_name": "PatientName",

@@ -65,6 +65,7 @@ class ImageMetadata:
     body_part: str | None = None
     view_position: str | None = None
     patient_age: str | None = None
+    patient_birth_date: str | None = None
     pixel_spacing: tuple[float, float] | None = None
     sop_instance_uid: str | None = None
     patient_id: str | None = None

@@ -2,7 +2,8 @@
 
 Input size and preprocessing, labels, decision thresholds, metrics, training
 provenance, the sha256 of each model file, and what later stages add
-(conversion parity, the out-of-distribution model, calibration). Stored as JSON
+(conversion parity, the out-of-distribution model, calibration, the population
+check). Stored as JSON
 (:data:`CARD_FILENAME`) beside the models; every section is typed
 (:mod:`pneumo.model.card_sections`).
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from pneumo.checks.population import PopulationModel
 from pneumo.errors import ModelError
 from pneumo.evaluation.metrics import BinaryMetrics
 from pneumo.model.calibration import CalibrationReport
@@ -66,6 +68,7 @@ class ModelCard:
     parity: ParityReport | None = None
     ood: OodModel | None = None
     calibration: CalibrationReport | None = None
+    population: PopulationModel | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -121,6 +124,7 @@ class ModelCard:
             "parity": opt(self.parity),
             "ood": opt(self.ood),
             "calibration": opt(self.calibration),
+            "population": opt(self.population),
             "extra": dict(self.extra),
         }
 
@@ -159,6 +163,7 @@ class ModelCard:
             parity=opt("parity", ParityReport),
             ood=opt("ood", OodModel),
             calibration=opt("calibration", CalibrationReport),
+            population=opt("population", PopulationModel),
             extra=dict(sections.get("extra") or {}),
         )
 

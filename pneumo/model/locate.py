@@ -71,3 +71,9 @@ def explainer_path(model_path: str | Path, card: ModelCard) -> Path | None:
     if card.models.classify is not None:
         return None  # a converted card that lists no explainer
     return folder / FLOAT_FILE
+
+
+def keras_path(model_path: str | Path, card: ModelCard) -> Path:
+    """The Keras source model of a classifier: the card's ``models.keras`` file
+    beside ``model_path``, else :data:`KERAS_FILE` there (it may not exist)."""
+    return Path(model_path).parent / (card.models.keras or KERAS_FILE)

@@ -17,7 +17,6 @@ section (:attr:`pneumo.model.card.ModelCard.ood`).
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pneumo.errors import ModelError
+from pneumo.util.arrays import decode_floats, encode_floats
 
 if TYPE_CHECKING:
     from pneumo.model.calibration import CalibrationReport
@@ -101,9 +101,9 @@ class OodModel:
             "threshold": float(self.threshold),
             "pass_rate": float(self.pass_rate),
             "residual_variance": float(self.residual_variance),
-            "means": _floats(self.means),
-            "components": _floats(self.components),
-            "variances": _floats(self.variances),
+            "means": encode_floats(self.means),
+            "components": encode_floats(self.components),
+            "variances": encode_floats(self.variances),
             "fitted_on": dict(self.fitted_on or {}),
             "measured": None if self.measured is None else dict(self.measured),
         }
@@ -114,9 +114,9 @@ class OodModel:
         try:
             if data.get("kind") != KIND:
                 raise ValueError(f"unknown kind {data.get('kind')!r}")
-            means = _array(data["means"])
-            components = _array(data["components"])
-            variances = _array(data["variances"])
+            means = decode_floats(data["means"])
+            components = decode_floats(data["components"])
+            variances = decode_floats(data["variances"])
             model = cls(means=means, components=components, variances=variances,
                         residual_variance=float(data["residual_variance"]),
                         threshold=float(data["threshold"]),
@@ -165,46 +165,6 @@ def fit_ood(embeddings: np.ndarray, labels: np.ndarray, val_embeddings: np.ndarr
     return OodModel(means=means, components=model.components, variances=model.variances,
                     residual_variance=residual, threshold=threshold, pass_rate=pass_rate,
                     fitted_on=info)
-
-
-def _floats(arr: np.ndarray) -> dict[str, Any]:
-    a = np.ascontiguousarray(arr, dtype="<f4")
-    return {"shape": list(a.shape), "float32_base64": base64.b64encode(a.tobytes()).decode()}
-
-
-def _array(entry: dict[str, Any]) -> np.ndarray:
-    raw = base64.b64decode(str(entry["float32_base64"]), validate=True)
-    shape = tuple(int(n) for n in entry["shape"])
-    return np.frombuffer(raw, dtype="<f4").reshape(shape).astype(np.float64)
-
-
-@dataclass(frozen=True)
-class OodCheck:
-    """What a scan needs: the fitted model and an explainer for embeddings."""
-
-    model: OodModel
-    explainer: Explainer
-
-    @classmethod
-    def for_runner(cls, runner: ModelRunner) -> OodCheck | None:
-        """The check for ``runner``'s card, or ``None`` when the card has no
-        OOD model or the float explain model is not beside the classifier."""
-        from pneumo.model.locate import explainer_path
-
-        card = runner.card
-        if card.ood is None:
-            return None
-        path = explainer_path(runner.model_path, card)
-        if path is None or not path.is_file():
-            return None
-        from pneumo.model.gradcam import Explainer
-
-        return cls(card.ood, Explainer(path, card, num_threads=runner.num_threads))
-
-    def warnings_for(self, model_input: np.ndarray) -> tuple[str, ...]:
-        """``()`` for a usual image, else the one OOD warning."""
-        distance = self.model.distance(self.explainer.explain(model_input).embedding)
-        return (self.model.warning(distance),) if distance > self.model.threshold else ()
 
 
 def embed(explainer: Explainer, inputs: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:

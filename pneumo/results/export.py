@@ -15,14 +15,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TextIO
 
+from pneumo.checks.findings import CHECK_COLUMNS
 from pneumo.results.records import COLUMNS, IDENTIFIER_FIELDS, ScanRecord
 from pneumo.util.atomic import write_text_atomic
 
-__all__ = ["write_csv", "write_json"]
+__all__ = ["read_csv", "read_json", "write_csv", "write_json"]
 
 
 def _columns(include_identifiers: bool) -> list[str]:
-    return [c for c in COLUMNS if include_identifiers or c not in IDENTIFIER_FIELDS]
+    return [c for c in COLUMNS if include_identifiers or c not in IDENTIFIER_FIELDS] + list(
+        CHECK_COLUMNS)
 
 
 def write_csv(
@@ -37,6 +39,8 @@ def write_csv(
         row["warnings"] = "; ".join(row["warnings"])
         if row["probability"] is not None:
             row["probability"] = f"{row['probability']:.6f}"
+        del row["checks"]
+        row.update(record.checks.to_row())
         writer.writerow({k: _csv_cell(v) for k, v in row.items()})
     write_text_atomic(Path(path), buf.getvalue())
 
@@ -75,3 +79,21 @@ def write_json(
     else:
         path_or_stdout.write(text)
         path_or_stdout.flush()
+
+
+def read_json(path: str | Path) -> list[ScanRecord]:
+    """The records of a file written by :func:`write_json`."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return [ScanRecord.from_dict(item) for item in data]
+
+
+def read_csv(path: str | Path) -> list[ScanRecord]:
+    """The records of a file written by :func:`write_csv` (probabilities to 6 decimals)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [ScanRecord.from_dict({k: _uncell(v) for k, v in row.items()}) for row in rows]
+
+
+def _uncell(text: str) -> str:
+    """Inverse of :func:`_csv_cell`'s formula quoting."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(_FORMULA_STARTS) else text

@@ -6,15 +6,22 @@ Privacy default: the patient identifiers (``patient_id`` and
 command line). Other DICOM fields (study date and description, SOP instance
 UID) are kept so that results can be matched back to the archive; note that
 file paths may themselves contain names.
+
+Reliability: ``record.checks`` holds what the checks found
+(:class:`~pneumo.checks.findings.CheckFindings`: scores, thresholds, the age,
+the rules that fired) and :attr:`ScanRecord.unreliable` says whether a
+classified film's answer comes with any warning. JSON nests the findings under
+``"checks"``; CSV spreads them over :data:`~pneumo.checks.findings.CHECK_COLUMNS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pneumo.checks.findings import CheckFindings
 from pneumo.films.imaging import ImageMetadata
 
 #: Fields that identify the patient, left out of exports by default.
@@ -30,8 +37,9 @@ METADATA_FIELDS = (
     "body_part",
     "sop_instance_uid",
 )
-#: Export columns, in order (identifiers only when asked for).
-COLUMNS = ("path", "label", "probability", "error", "warnings", *METADATA_FIELDS)
+#: Export columns, in order (identifiers only when asked for); the findings
+#: follow as ``checks`` (JSON) or :data:`CHECK_COLUMNS` (CSV).
+COLUMNS = ("path", "label", "probability", "error", "warnings", "unreliable", *METADATA_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -55,11 +63,18 @@ class ScanRecord:
     view_position: str | None = None
     body_part: str | None = None
     sop_instance_uid: str | None = None
+    checks: CheckFindings = field(default_factory=CheckFindings)
 
     @property
     def ok(self) -> bool:
         """True when the file was classified."""
         return self.error is None
+
+    @property
+    def unreliable(self) -> bool:
+        """True when a classified film's answer comes with a warning (a check
+        rule fired, or the gate or the decoder warned): not to be trusted as is."""
+        return self.error is None and (bool(self.warnings) or self.checks.flagged)
 
     @classmethod
     def from_metadata(cls, path: Path, metadata: ImageMetadata | None, **fields: Any) -> ScanRecord:
@@ -81,7 +96,30 @@ class ScanRecord:
             elif name == "warnings":
                 value = list(value)
             out[name] = value
+        out["checks"] = self.checks.to_dict()
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ScanRecord:
+        """Inverse of :meth:`to_dict` (also reads a CSV row of
+        :func:`pneumo.results.export.write_csv`); ``unreliable`` is recomputed."""
+        fields: dict[str, Any] = {
+            name: _text_or_none(data.get(name)) for name in METADATA_FIELDS}
+        warnings = data.get("warnings") or ()
+        if isinstance(warnings, str):
+            warnings = [w for w in warnings.split("; ") if w]
+        probability = data.get("probability")
+        checks = data.get("checks")
+        return cls(
+            path=Path(str(data["path"])), label=_text_or_none(data.get("label")),
+            probability=None if probability in (None, "") else float(probability),
+            error=_text_or_none(data.get("error")), warnings=tuple(str(w) for w in warnings),
+            checks=CheckFindings.from_dict(checks if isinstance(checks, Mapping) else data),
+            **fields)
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def format_record(record: ScanRecord) -> str:

@@ -17,8 +17,7 @@ from concurrent.futures import wait as wait_futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
+from pneumo.checks.model_checks import check_film
 from pneumo.errors import PneumoError
 from pneumo.results.records import ScanRecord
 from pneumo.scanning.pool import JobFailed, Outcome, WorkerCrashed, shared_pool
@@ -26,7 +25,7 @@ from pneumo.scanning.prepare import Prepared, prepare, unexpected
 from pneumo.scanning.walk import InputProblem, iter_inputs
 
 if TYPE_CHECKING:
-    from pneumo.model.ood import OodCheck
+    from pneumo.checks.model_checks import ModelChecks
     from pneumo.model.runner import ModelRunner
 
 __all__ = ["ScanRecord", "scan"]
@@ -64,10 +63,12 @@ def scan(
     files not yet started are dropped. ``threshold`` overrides the model
     card's decision threshold.
 
-    When the card holds an out-of-distribution model (``extra["ood"]``) and the
-    float explain model is beside the classifier, each classified image also
-    gets its embedding (one more inference, in this same thread) and a warning
-    when it is unusual for the model; see :mod:`pneumo.model.ood`.
+    Every classified record carries the reliability checks' findings
+    (``record.checks``). When the card holds an out-of-distribution or a
+    population model and the float explain model is beside the classifier,
+    each classified image also gets its embedding (one more inference, in this
+    same thread), both scores, and a warning when a rule fires; a known
+    patient age decides the population rule (:mod:`pneumo.checks.findings`).
     """
     workers = max(1, int(workers))
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
@@ -75,9 +76,9 @@ def scan(
     pending: deque[ScanRecord | tuple[Path, Future[Outcome]]] = deque()
     items = iter_inputs(paths)
     exhausted = False
-    from pneumo.model.ood import OodCheck
+    from pneumo.checks.model_checks import ModelChecks
 
-    ood = OodCheck.for_runner(runner)
+    checks = ModelChecks.for_runner(runner)
     if pool is None:
         pool = shared_pool(workers)
     try:
@@ -101,7 +102,7 @@ def scan(
                 if _cancelled(cancel):
                     return
                 wait_futures([future], timeout=_POLL_S)
-            record = _classify(_prepared(path, future), runner, threshold, ood)
+            record = _classify(_prepared(path, future), runner, threshold, checks)
             if _cancelled(cancel):
                 return
             yield record
@@ -134,7 +135,8 @@ def _cancelled(cancel: threading.Event | None) -> bool:
 
 
 def _classify(
-    prep: Prepared, runner: ModelRunner, threshold: float | None, ood: OodCheck | None = None
+    prep: Prepared, runner: ModelRunner, threshold: float | None,
+    checks: ModelChecks | None = None,
 ) -> ScanRecord:
     if prep.error is not None or prep.model_input is None:
         return ScanRecord.from_metadata(
@@ -151,19 +153,12 @@ def _classify(
             prep.path, prep.metadata, error=unexpected(exc), warnings=prep.warnings
         )
     cutoff = runner.threshold if threshold is None else threshold
+    findings, warnings = check_film(checks, prep.model_input, prep.metadata)
     return ScanRecord.from_metadata(
         prep.path,
         prep.metadata,
         label=runner.card.label_for(probability, cutoff),
         probability=probability,
-        warnings=prep.warnings + _ood_warnings(ood, prep.model_input),
+        warnings=prep.warnings + warnings,
+        checks=findings,
     )
-
-
-def _ood_warnings(ood: OodCheck | None, model_input: np.ndarray) -> tuple[str, ...]:
-    if ood is None:
-        return ()
-    try:
-        return ood.warnings_for(model_input)
-    except Exception as exc:  # noqa: BLE001 - the check must not lose the result
-        return (f"out-of-distribution check failed ({type(exc).__name__}: {exc})",)

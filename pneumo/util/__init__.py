@@ -1,1 +1,1 @@
-"""Small helpers with no domain knowledge: atomic writes, a progress bar."""
+"""Small helpers with no domain knowledge: atomic writes."""
