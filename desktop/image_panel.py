@@ -138,9 +138,10 @@ class ImagePanel(QWidget):
         self.notes.setText("<br>".join(lines))
         self._update_overlay()
 
-    def show_image(self, levels: np.ndarray, auto_window: tuple[float, float]) -> None:
-        """Display a loaded film."""
-        self.viewer.set_image(levels, auto_window)
+    def show_image(self, levels: np.ndarray, auto_window: tuple[float, float],
+                   pyramid: tuple[np.ndarray, ...] = ()) -> None:
+        """Display a loaded film (``pyramid``: halved copies of ``levels``)."""
+        self.viewer.set_image(levels, auto_window, pyramid)
         self.preset.setCurrentIndex(0)
         self._update_overlay()
 

@@ -268,8 +268,8 @@ class MainWindow(QMainWindow):
             self.session.show(view.path, explain=view.explain)
 
     def _view_image(self, event: DisplayImage) -> None:
-        self.image_panel.show_image(event.levels, event.auto_window)
-        self.tags.set_metadata(event.image.metadata)
+        self.image_panel.show_image(event.levels, event.auto_window, event.pyramid)
+        self.tags.set_metadata(event.metadata)
 
     def _view_overlay(self, event: OverlayReady) -> None:
         empty = empty_heatmap_note(self.label_names()) if event.peak <= 0 else None

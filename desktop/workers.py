@@ -24,15 +24,15 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from desktop.viewer import DISPLAY_LEVELS
 from pneumo.errors import PneumoError
-from pneumo.films.imaging import LoadedImage
+from pneumo.films.imaging import ImageMetadata
 from pneumo.results.records import ScanRecord
+from pneumo.scanning.display import DisplayFilm
 
 if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
@@ -65,12 +65,13 @@ class ModelFailed:
 
 @dataclass(frozen=True)
 class DisplayImage:
-    """A loaded image with its display copy (``uint16`` levels) and auto window."""
+    """A film to draw: ``uint16`` display levels, halved copies, auto window, metadata."""
 
     path: Path
-    image: LoadedImage
+    metadata: ImageMetadata
     levels: np.ndarray
     auto_window: tuple[float, float]
+    pyramid: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,18 +234,6 @@ class ExplainerHolder:
         return self._error
 
 
-def display_levels(pixels: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """``uint16`` display levels of [0, 1] pixels and an auto (1-99 %) window.
-
-    The window is ``(width, centre)`` in [0, 1] units.
-    """
-    levels = np.clip(pixels * (DISPLAY_LEVELS - 1) + 0.5, 0, DISPLAY_LEVELS - 1)
-    step = max(1, int(np.sqrt(pixels.size / 250_000)))
-    lo, hi = np.percentile(pixels[::step, ::step], [1.0, 99.0])
-    width = max(float(hi - lo), 0.05)
-    return levels.astype(np.uint16), (width, float(lo + hi) / 2.0)
-
-
 def view_events(
     path: Path,
     card: ModelCard | None,
@@ -252,21 +241,39 @@ def view_events(
     *,
     cancel: threading.Event,
 ) -> Iterator[DisplayImage | OverlayReady | ViewProblem]:
-    """Load ``path`` for display, then (with a card) compute its Grad-CAM map."""
-    from pneumo.films.imaging import load_image
+    """Load ``path`` for display, then (with a card) compute its Grad-CAM map.
 
-    try:
-        image = load_image(path)
-    except PneumoError as exc:
-        yield ViewProblem(path, "image", str(getattr(exc, "problem", exc)))
-        return
-    levels, window = display_levels(image.pixels)
-    yield DisplayImage(path, image, levels, window)
-    if card is None or cancel.is_set():
-        return
-    from pneumo.model.preprocess import preprocess
+    The file is decoded in the decoder pool's worker processes, ahead of any
+    scan's files (:mod:`pneumo.scanning.display`): a decoder that crashes on
+    it gives a :class:`ViewProblem`, and the app goes on. The heat map's input
+    is prepared by a second worker while the film is painted.
+    """
+    from pneumo.scanning.display import load_for_display, model_input
+    from pneumo.scanning.pool import shared_pool
 
-    model_input = preprocess(image, card.preprocessing)
+    pool = shared_pool()
+    shown = pool.submit_first(load_for_display, path)
+    explained = None if card is None else pool.submit_first(model_input, path, card.preprocessing)
+    film = _answer(shown, cancel)
+    if film is None or cancel.is_set():
+        if explained is not None:
+            explained.cancel()
+        return
+    if not isinstance(film, DisplayFilm) or film.problem or film.levels is None \
+            or film.metadata is None:
+        if explained is not None:
+            explained.cancel()
+        problem = film.problem if isinstance(film, DisplayFilm) else str(film)
+        yield ViewProblem(path, "image", problem or "cannot be shown")
+        return
+    yield DisplayImage(path, film.metadata, film.levels, film.auto_window, film.pyramid)
+    if explained is None:
+        return
+    x = _answer(explained, cancel)
+    if not isinstance(x, np.ndarray):
+        if x is not None:
+            yield ViewProblem(path, "overlay", str(x))
+        return
     with explainers.lock:
         if cancel.is_set():
             return
@@ -275,15 +282,34 @@ def view_events(
             yield ViewProblem(path, "overlay", explainers.error or "no explainer")
             return
         try:
-            explanation = explainer.explain(model_input)
+            explanation = explainer.explain(x)
         except PneumoError as exc:
             yield ViewProblem(path, "overlay", str(exc))
             return
     from pneumo.model.gradcam import heatmap_to_image_size
 
-    heat = heatmap_to_image_size(np.asarray(explanation.heatmap), image.pixels.shape[:2])
+    # The heat map is smooth: drawn at the pyramid's smallest size and scaled up.
+    shape = (film.pyramid[-1] if film.pyramid else film.levels).shape[:2]
+    heat = heatmap_to_image_size(np.asarray(explanation.heatmap), shape)
     yield OverlayReady(path, heat, heat_rgba(heat), float(explanation.probability),
                        float(explanation.peak))
+
+
+def _answer(future: Any, cancel: threading.Event) -> Any:
+    """A pool job's value (None if cancelled first); a crash becomes its message (a str)."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from pneumo.scanning.pool import JobFailed, WorkerCrashed
+
+    while not cancel.is_set():
+        try:
+            return future.result(timeout=0.05).value
+        except FutureTimeout:
+            continue
+        except (WorkerCrashed, JobFailed) as exc:
+            return str(exc)
+    future.cancel()
+    return None
 
 
 def heat_rgba(heat: np.ndarray) -> np.ndarray:

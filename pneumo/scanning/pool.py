@@ -105,11 +105,23 @@ class DecoderPool:
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Outcome]:
         """Run ``function(*args)`` in a worker; ``function`` must be importable."""
+        return self._enqueue(function, args, first=False)
+
+    def submit_first(self, function: Callable[..., Any], *args: Any) -> Future[Outcome]:
+        """Like :meth:`submit`, ahead of every queued job (the film a user just opened)."""
+        return self._enqueue(function, args, first=True)
+
+    def _enqueue(self, function: Callable[..., Any], args: tuple[Any, ...],
+                 first: bool) -> Future[Outcome]:
         future: Future[Outcome] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the decoder pool is closed")
-            self._queue.append(_Task(next(self._ids), function, args, future))
+            task = _Task(next(self._ids), function, args, future)
+            if first:
+                self._queue.appendleft(task)
+            else:
+                self._queue.append(task)
         self._wake()
         return future
 
