@@ -151,20 +151,21 @@ def scan_all(paths: list[Path], runner: Any, pool: Any) -> int:
 
 
 def end_to_end_ms(path: Path, runner: Any, runs: int = 9) -> float:
-    """One file in one thread: decode, preprocess, classify, out-of-distribution score."""
+    """One file in one thread: decode, preprocess, classify, out-of-distribution and
+    population scores."""
+    from pneumo.checks.model_checks import ModelChecks, check_film
     from pneumo.films.imaging import load_image
-    from pneumo.model.ood import OodCheck
     from pneumo.model.preprocess import preprocess
 
-    ood = OodCheck.for_runner(runner)
+    checks = ModelChecks.for_runner(runner)
     spec = runner.card.preprocessing
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
-        x = preprocess(load_image(path), spec)
+        image = load_image(path)
+        x = preprocess(image, spec)
         runner.predict(x)
-        if ood is not None:
-            ood.warnings_for(x)
+        check_film(checks, x, image.metadata)
         times.append((time.perf_counter() - t0) * 1000)
     return statistics.median(times)
 

@@ -21,7 +21,7 @@ def test_gdcm_is_never_used_for_decoding() -> None:
 
 @pytest.mark.parametrize(("syntax", "first"), [
     (uid.RLELossless, "pylibjpeg"),
-    (uid.JPEGBaseline8Bit, "pillow"),
+    (uid.JPEGBaseline8Bit, "imagecodecs"),
     (uid.JPEGExtended12Bit, "imagecodecs"),
     (uid.JPEGLosslessSV1, "imagecodecs"),
     (uid.JPEGLSLossless, "imagecodecs"),

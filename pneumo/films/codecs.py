@@ -5,14 +5,14 @@ film, 12-bit stored, per syntax and plugin; figures in the README), fastest
 first; pydicom tries them in this order and falls back to the next one when a
 plugin refuses a frame:
 
-========================= ====================================================
+========================= ============================================================
 RLE Lossless              pylibjpeg-rle, then pydicom's own numpy decoder
-JPEG Baseline             Pillow (libjpeg-turbo), imagecodecs, pylibjpeg-libjpeg
+JPEG Baseline             imagecodecs, Pillow (both libjpeg-turbo), pylibjpeg-libjpeg
 JPEG Extended (12-bit)    imagecodecs (libjpeg-turbo 3), pylibjpeg-libjpeg, Pillow
 JPEG Lossless (SV1 too)   imagecodecs (libjpeg-turbo 3), pylibjpeg-libjpeg
 JPEG-LS                   imagecodecs (CharLS), pyjpegls (CharLS), pylibjpeg-libjpeg
-JPEG 2000                 pylibjpeg-openjpeg, imagecodecs, Pillow (all OpenJPEG)
-========================= ====================================================
+JPEG 2000                 pylibjpeg-openjpeg, imagecodecs, Pillow (all OpenJPEG, within 10 %)
+========================= ============================================================
 
 GDCM is never used for decoding: it was slower for every syntax and it aborts
 the whole process (C++ ``terminate``) on some malformed headers. Decoding runs
@@ -44,7 +44,7 @@ _J2K = ("pylibjpeg", "imagecodecs", "pillow")
 #: Transfer syntax -> decoding plugins, preferred first.
 DECODER_ORDER: dict[uid.UID, tuple[str, ...]] = {
     uid.RLELossless: ("pylibjpeg", "pydicom"),
-    uid.JPEGBaseline8Bit: ("pillow", "imagecodecs", "pylibjpeg"),
+    uid.JPEGBaseline8Bit: ("imagecodecs", "pillow", "pylibjpeg"),
     uid.JPEGExtended12Bit: ("imagecodecs", "pylibjpeg", "pillow"),
     uid.JPEGLossless: _JPEG_LOSSLESS,
     uid.JPEGLosslessSV1: _JPEG_LOSSLESS,
