@@ -192,7 +192,7 @@ def _load_raster(path: Path, data: bytes) -> LoadedImage:
             raise UnsupportedImageError(path, f"image too large ({width} x {height})")
         _check_complete(path, fmt, data)
         frames = int(getattr(img, "n_frames", 1))
-        bands = len(img.getbands())
+        bands = 3 if img.mode in ("P", "PA") else len(img.getbands())  # palettes become RGB
         estimate = limits.decode_bytes(width * height, bands, _band_bytes(img.mode), len(data))
         with limits.reserve(path, estimate):
             try:

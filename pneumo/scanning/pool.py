@@ -324,13 +324,14 @@ _shared: DecoderPool | None = None
 _shared_lock = threading.Lock()
 
 
-def shared_pool(workers: int = 2) -> DecoderPool:
-    """The process-wide pool, started on first use and kept for later scans."""
+def shared_pool(workers: int | None = None) -> DecoderPool:
+    """The process-wide pool, started on first use (2 workers unless ``workers``
+    says otherwise) and kept for later scans; ``workers`` resizes it."""
     global _shared
     with _shared_lock:
         if _shared is None or _shared.closed:
-            _shared = DecoderPool(workers)
+            _shared = DecoderPool(workers or 2)
             atexit.register(_shared.close)  # before multiprocessing's own exit handler
-        elif _shared.workers != workers:
+        elif workers is not None and _shared.workers != workers:
             _shared.resize(workers)
         return _shared
