@@ -4,7 +4,9 @@ Writes to DIR: ``model.tflite`` (full-integer int8, calibrated on real
 training images), ``model_float.tflite`` (float32, signatures
 ``serving_default`` and ``explain``), ``model_card.json`` (the training card
 plus file sha256s, quantisation, parity report and int8 threshold),
-``parity.json`` and ``parity.md``. The models are built in a staging folder
+``parity.json`` and ``parity.md``. Each model file carries the card's decision
+fields in its metadata (:mod:`pneumo.model.binding`), so that a later edit of
+the card is refused at load. The models are built in a staging folder
 and moved into DIR only when the int8 parity gate passes; on failure only
 ``parity.json`` is written and a :class:`~pneumo.errors.ModelError` says why.
 
@@ -42,6 +44,7 @@ from pneumo.data.dataset import (
     sample,
 )
 from pneumo.errors import DataError, ModelError, UsageError
+from pneumo.model.bind import bind_files
 from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
 from pneumo.model.card_sections import ExplainSpec, ModelFiles, ParityReport, ThresholdDecision
 from pneumo.model.locate import FLOAT_FILE, INT8_FILE, KERAS_FILE
@@ -125,6 +128,8 @@ def convert_model(options: ConvertOptions) -> ModelCard:
             conversion=_provenance(calibration, splits, options),
             parity=report,
         )
+        new_card = bind_files(staging, new_card, (INT8_FILE, FLOAT_FILE))
+        report = new_card.parity or report
         text = json.dumps({**report.to_dict(), "markdown": report.markdown()}, indent=2) + "\n"
         enforce_gate(report, options.out, text, options.gate)
         new_card.save(staging / CARD_FILENAME)
@@ -166,11 +171,13 @@ def _check(model: Any, staging: Path, card: ModelCard, splits: Splits,
     spec = card.preprocessing
     x = load_model_inputs([e.path for e in splits.test], spec, options.workers)
     y = labels_of(splits.test)
-    int8 = ModelRunner(staging / INT8_FILE, card, num_threads=options.num_threads)
-    flt = ModelRunner(staging / FLOAT_FILE, card, num_threads=options.num_threads)
+    # Not bound yet (the int8 threshold is decided here): loaded unchecked, from staging.
+    int8 = ModelRunner(staging / INT8_FILE, card, num_threads=options.num_threads, verify=False)
+    flt = ModelRunner(staging / FLOAT_FILE, card, num_threads=options.num_threads, verify=False)
     probs = {KERAS: np.asarray(model.predict(x, batch_size=32, verbose=0)).reshape(-1),
              FLOAT: flt.predict_batch(x), INT8: int8.predict_batch(x)}
-    explainer = Explainer(staging / FLOAT_FILE, card, num_threads=options.num_threads)
+    explainer = Explainer(staging / FLOAT_FILE, card, num_threads=options.num_threads,
+                          verify=False)
     few = x[:GRADCAM_CHECK_IMAGES]
     ours = [explainer.explain(img) for img in few]
     refs = reference_gradcam(model, few)

@@ -3,7 +3,9 @@
 Starts Qt, loads the model (LiteRT only, no TensorFlow), opens the window and
 the given files or folders. ``--screenshot OUT.png`` waits until every result
 and the first file's heat map are shown, saves a screenshot of the window
-atomically and exits 0 (1 on timeout). ``--exit-when-ready`` prints a line and
+atomically and exits 0; 1 on timeout, or when a model could not be loaded
+(classifier or explain model) or a scan failed, each said on standard error
+(the screenshot still shows it). ``--exit-when-ready`` prints a line and
 exits as soon as the window is shown with the model loaded (for benchmarks).
 """
 
@@ -13,9 +15,13 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
+
+if TYPE_CHECKING:
+    from pneumo.results.store import ResultStore
 
 READY_MARKER = "PNEUMOSCAN_READY"
 SCREENSHOT_SIZE = (1600, 1000)
@@ -29,7 +35,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--model", type=Path, default=None,
                    help="model .tflite (default: assets/model.tflite or $PNEUMO_MODEL)")
     p.add_argument("--settings", type=Path, default=None,
-                   help="keep settings in this INI file instead of the user profile")
+                   help="keep settings in this INI file instead of the user profile "
+                   "(--screenshot runs otherwise start from defaults and save nothing)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="OUT.png",
                    help="save a screenshot once results and the first heat map are shown, exit")
     p.add_argument("--timeout", type=float, default=300.0,
@@ -51,6 +58,18 @@ def resolve_model(model: Path | None) -> tuple[Path | None, str | None]:
         return None, str(exc)
 
 
+def open_app_store() -> tuple[ResultStore | None, str | None]:
+    """The result store ($PNEUMO_STORE, else the user data folder) and a note
+    for the status bar when it was kept aside or cannot be used."""
+    from pneumo.results.store import StoreError, open_store
+
+    try:
+        store = open_store(None)
+    except StoreError as exc:
+        return None, f"{exc}; results are not kept"
+    return store, store.notice
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the app; returns the process exit code."""
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -60,16 +79,24 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("PneumoScan")
     app.setOrganizationName("PneumoScan")
     app.setStyle("Fusion")
+    app.setDesktopFileName("pneumoscan")  # matches packaging/pneumoscan.desktop
+    _set_icon(app)
 
     from desktop.crash import install_excepthook
     from desktop.main_window import MainWindow
     from desktop.session import Session
     from desktop.settings import AppSettings
 
-    settings = AppSettings(args.settings)
+    # a screenshot or benchmark run never writes the user's settings
+    settings = AppSettings(args.settings,
+                           scratch=args.screenshot is not None or args.exit_when_ready)
     model_path, model_error = resolve_model(args.model)
-    session = Session(model_path, model_error, threshold_override=settings.threshold_override)
+    store, store_note = open_app_store()
+    session = Session(model_path, model_error, threshold_override=settings.threshold_override,
+                      store=store)
     window = MainWindow(session, settings)
+    if store_note:
+        window.statusBar().showMessage(store_note, 20000)
     reporter = install_excepthook(window)
     if args.screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)
@@ -85,7 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         window.shutdown(5000)
         reporter.uninstall()
+        if store is not None:
+            store.close()
     return result["code"] or int(code)
+
+
+def _set_icon(app: QApplication) -> None:
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+
+    icon = resources.files("desktop").joinpath("icons", "pneumoscan.png")
+    if isinstance(icon, Path) and icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
 
 
 def _exit_when_ready(app: QApplication, window: object, started: float) -> None:
@@ -108,6 +147,7 @@ def _screenshot_when_done(app: QApplication, window: object, out: Path, timeout:
                           result: dict[str, int]) -> None:
     from desktop.export import save_widget_png
     from desktop.main_window import MainWindow
+    from pneumo.util.text import escape_text
 
     assert isinstance(window, MainWindow)
     settled: set[str] = set()
@@ -138,6 +178,9 @@ def _screenshot_when_done(app: QApplication, window: object, out: Path, timeout:
             print(f"screenshot saved to {saved}")
         except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hang
             print(f"pneumo gui: cannot save the screenshot: {exc}", file=sys.stderr)
+            result["code"] = 1
+        for problem in window.session.problems():  # shown in the window, and failed here
+            print(f"pneumo gui: {escape_text(problem)}", file=sys.stderr)
             result["code"] = 1
         app.quit()
 

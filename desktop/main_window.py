@@ -23,17 +23,26 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.actions import ViewerControls, install_actions
+from desktop.events import DisplayImage, OverlayReady, ViewProblem
 from desktop.export import export_csv, save_png
+from desktop.geometry import place_window
 from desktop.image_panel import ImagePanel
 from desktop.model_bars import ModelBars
 from desktop.model_info import NOT_FOR_DIAGNOSIS, model_info_html
+from desktop.results_features import ResultFeatures
 from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.tags_panel import TagsPanel
-from desktop.workers import DisplayImage, OverlayReady, ViewProblem
 from desktop.worklist_model import WorklistRow
 from desktop.worklist_panel import WorklistPanel
-from pneumo.results.display import NO_SELECTION, Labels, empty_heatmap_note, unavailable_note
+from pneumo.model.card import ModelCard
+from pneumo.results.display import (
+    NO_SELECTION,
+    Labels,
+    empty_heatmap_note,
+    unavailable_note,
+)
+from pneumo.results.notes import explain_problem_note
 from pneumo.results.records import ScanRecord
 
 
@@ -66,6 +75,7 @@ class MainWindow(QMainWindow):
         self.notice.setStyleSheet("color:#b3261e; font-weight:bold; padding:2px 6px;")
         self._build()
         self.actions_ = install_actions(self)
+        self.features = ResultFeatures(self, self.actions_.export_png)
         self._connect()
         self._restore()
         session.load_model()
@@ -104,19 +114,18 @@ class MainWindow(QMainWindow):
         s.view_overlay.connect(self._view_overlay)
         s.view_problem.connect(self._view_problem)
         s.view_settled.connect(self.view_settled)
+        s.walk_reported.connect(self._walk_reported)
         s.failed.connect(lambda msg: self.statusBar().showMessage(f"Error: {msg}", 10000))
         s.worklist.rowsInserted.connect(self._rows_inserted)
         self.worklist.row_selected.connect(self._row_selected)
+        self.worklist.row_selected.connect(self.features.show_history)
         self.worklist.cancel_requested.connect(s.cancel)
         self.image_panel.opacity_changed.connect(self._opacity_changed)
         self.tags.hide_identifiers_changed.connect(self.set_hide_identifiers)
 
     def _restore(self) -> None:
-        geometry, state = self.settings.geometry, self.settings.window_state
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1500, 920)
+        place_window(self, self.settings.geometry)
+        state = self.settings.window_state
         if state is not None:
             self.restoreState(state)
         self.image_panel.set_opacity(self.settings.overlay_opacity)
@@ -161,7 +170,8 @@ class MainWindow(QMainWindow):
         return out
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Stop all workers and wait for them; True when all stopped."""
+        """Stop the listener and all workers and wait for them; True when all stopped."""
+        self.features.shutdown()
         return self.session.shutdown(timeout_ms)
 
     def clear_worklist(self) -> None:
@@ -241,15 +251,25 @@ class MainWindow(QMainWindow):
             return
         if runner is None or thresholds is None:
             self.bars.show_no_model(self.session.model_error or "no model configured")
+            self.bars.show_explain_problem(None)
         else:
             self.bars.show_model(runner.card.name, runner.is_quantised, *thresholds,
                                  override=self.session.override_differs())
+            problem = self.session.explain_problem
+            self.bars.show_explain_problem(
+                None if problem is None
+                else explain_problem_note(problem, _checks_of(runner.card)))
 
     def _scan_finished(self, cancelled: bool) -> None:
         if not self.session.busy():
             self.worklist.scan_finished()
         rows = len(self.session.worklist.rows)
         self.statusBar().showMessage("Scan cancelled" if cancelled else f"{rows} files", 8000)
+
+    def _walk_reported(self, note: str) -> None:
+        self.worklist.set_note(note)
+        if note:
+            self.statusBar().showMessage(note, 15000)
 
     def _rows_inserted(self, *_args: object) -> None:
         if self.worklist.selected_row() is None:
@@ -307,6 +327,13 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.shutdown(3000)
         super().closeEvent(event)
+
+
+def _checks_of(card: ModelCard) -> list[str]:
+    """The checks in the card that the explain model feeds."""
+    return [name for name, present in (("out-of-distribution check", card.ood is not None),
+                                       ("population check", card.population is not None))
+            if present]
 
 
 def local_paths(urls: Iterable[QUrl]) -> list[Path]:

@@ -1,4 +1,5 @@
-"""The bars above the worklist: no model loaded, threshold override in use.
+"""The bars above the worklist: no model loaded, explain model unavailable,
+threshold override in use.
 
 Plus the status-bar label naming the model and the threshold in use. The
 window tells them what is loaded; they only word it.
@@ -24,11 +25,16 @@ class ModelBars(QWidget):
         self.threshold_bar.setWordWrap(True)
         self.threshold_bar.setStyleSheet(_WARN_STYLE)
         self.threshold_bar.setVisible(False)
+        self.explain_bar = QLabel("")
+        self.explain_bar.setWordWrap(True)
+        self.explain_bar.setStyleSheet(_ERROR_STYLE)
+        self.explain_bar.setVisible(False)
         self.model_label = QLabel("")
         """For the status bar: the model's name, kind and threshold."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.model_bar)
+        layout.addWidget(self.explain_bar)
         layout.addWidget(self.threshold_bar)
 
     def show_no_model(self, reason: str) -> None:
@@ -38,6 +44,11 @@ class ModelBars(QWidget):
         self.model_bar.setStyleSheet(_ERROR_STYLE)
         self.model_bar.setVisible(True)
         self.threshold_bar.setVisible(False)
+
+    def show_explain_problem(self, text: str | None) -> None:
+        """Heat maps (and the OOD check) unavailable: ``text`` says so; None hides it."""
+        self.explain_bar.setText(f"<b>⚠ {_html(text)}</b>" if text else "")
+        self.explain_bar.setVisible(bool(text))
 
     def show_model(self, name: str, quantised: bool, card_threshold: float, threshold: float,
                    override: bool) -> None:
@@ -51,3 +62,9 @@ class ModelBars(QWidget):
                 f"⚠ <b>Threshold override in use: {threshold:.3f}</b> (model card: "
                 f"{card_threshold:.3f}). Results differ from the validated operating point.")
         self.threshold_bar.setVisible(override)
+
+
+def _html(text: str | None) -> str:
+    from html import escape
+
+    return escape(text or "")

@@ -12,52 +12,42 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
-from desktop.workers import (
+from desktop.events import (
     DisplayImage,
-    ExplainerHolder,
-    ExplainerLike,
-    GeneratorWorker,
+    ExplainStatus,
     ModelFailed,
     OverlayReady,
     ViewProblem,
+    WalkReport,
+)
+from desktop.workers import (
+    ExplainerHolder,
+    ExplainerLike,
+    GeneratorWorker,
+    default_explainer_factory,
     load_model_events,
     scan_events,
     view_events,
 )
 from desktop.worklist_model import WorklistModel, WorklistRow
 from pneumo.results.display import NO_SELECTION, ResultView, describe
+from pneumo.results.notes import walk_note
 from pneumo.results.records import ScanRecord
 
 if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
     from pneumo.model.runner import ModelRunner
+    from pneumo.results.store import ResultStore
 
 ExplainerFactory = Callable[[Path, "ModelCard"], Callable[[], ExplainerLike]]
 """Builds, for a model file and its card, a factory of the Grad-CAM explainer."""
 ViewEvent = DisplayImage | OverlayReady | ViewProblem
-ScanEvent = list[Path] | ScanRecord
-
-
-def default_explainer_factory(model_path: Path, card: ModelCard) -> Callable[[], ExplainerLike]:
-    """A factory building :class:`pneumo.model.gradcam.Explainer` for the float model
-    the card names beside the classifier."""
-
-    def build() -> ExplainerLike:
-        from pneumo.errors import ModelNotFoundError
-        from pneumo.model.gradcam import Explainer
-        from pneumo.model.locate import explainer_path
-
-        path = explainer_path(model_path, card)
-        if path is None:
-            raise ModelNotFoundError(f"{model_path}: its model card names no explain model")
-        explainer: ExplainerLike = Explainer(path, card=card)
-        return explainer
-
-    return build
+ScanEvent = list[Path] | ScanRecord | WalkReport
+ModelEvent: TypeAlias = "ModelRunner | ModelFailed | ExplainStatus"
 
 
 class Session(QObject):
@@ -72,6 +62,8 @@ class Session(QObject):
     view_overlay = Signal(object)
     view_problem = Signal(object)
     view_settled = Signal(object)
+    walk_reported = Signal(str)
+    """What the last walk left out, or that it found no image files ("" if nothing)."""
     failed = Signal(str)
 
     def __init__(
@@ -81,9 +73,12 @@ class Session(QObject):
         *,
         explainer_factory: ExplainerFactory | None = None,
         threshold_override: float | None = None,
+        store: ResultStore | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self.store = store
+        """The result store scans are answered from and recorded in (None: off)."""
         self.worklist = WorklistModel(self)
         self.model_path = model_path
         self.model_error = model_error
@@ -91,7 +86,10 @@ class Session(QObject):
         self.threshold_override = threshold_override
         self._explainer_factory = explainer_factory or default_explainer_factory
         self._explainers = ExplainerHolder(None)
-        self._loader: GeneratorWorker[ModelRunner | ModelFailed] | None = None
+        self.explain_problem: str | None = None
+        """Why the float explain model (heat maps, OOD check) cannot be used."""
+        self.scan_errors: list[str] = []
+        self._loader: GeneratorWorker[ModelEvent] | None = None
         self._scan: GeneratorWorker[ScanEvent] | None = None
         self._queue: deque[list[Path]] = deque()
         self._view: GeneratorWorker[ViewEvent] | None = None
@@ -152,9 +150,14 @@ class Session(QObject):
         self._loader.signals.finished.connect(self._model_finished)
         self._loader.start()
 
-    def _model_event(self, event: ModelRunner | ModelFailed) -> None:
+    def _model_event(self, event: ModelEvent) -> None:
         if isinstance(event, ModelFailed):
             self._model_failed(event.message)
+            return
+        if isinstance(event, ExplainStatus):
+            self.explain_problem = event.problem
+            if event.problem is not None:
+                self._explainers = ExplainerHolder(None, error=event.problem)
             return
         self.runner = event
         self.worklist.set_labels(event.card.labels)
@@ -170,11 +173,25 @@ class Session(QObject):
         self.model_loaded.emit()
         self._start_next()
 
+    def problems(self) -> list[str]:
+        """What went wrong with the models or a scan, one line each (empty: nothing)."""
+        out = [f"no model loaded: {self.model_error}"] if self.runner is None and \
+            self.model_error else []
+        if self.explain_problem is not None:
+            out.append(f"explain model unavailable: {self.explain_problem}")
+        return out + [f"scan failed: {e}" for e in self.scan_errors]
+
     def set_threshold_override(self, value: float | None) -> None:
         """Use ``value`` instead of the card's threshold (None: the card's); relabels."""
         self.threshold_override = value
         if self.card is not None:
             self.worklist.relabel(self.card, self.threshold)
+        if self.store is not None and self.runner is not None and self.override_differs():
+            from pneumo.scanning.stored import audit_threshold_override
+
+            problem = audit_threshold_override(self.store, self.runner, value, origin="app")
+            if problem:
+                self.failed.emit(problem)
 
     # -- scanning --------------------------------------------------------------------
     def busy(self) -> bool:
@@ -199,13 +216,19 @@ class Session(QObject):
             return
         paths = self._queue.popleft()
         self._done = self._total = 0
-        runner, threshold = self.runner, self.threshold_override
+        runner, threshold, store = self.runner, self.threshold_override, self.store
         reason = self.model_error or "no model loaded"
+        if store is not None and runner is not None:
+            from pneumo.scanning.stored import audit_scan
+
+            problem = audit_scan(store, runner, paths, threshold, origin="app")
+            if problem:
+                self.failed.emit(problem)
         worker: GeneratorWorker[ScanEvent] = GeneratorWorker(
             lambda cancel: scan_events(paths, runner, cancel=cancel, threshold=threshold,
-                                       no_model_reason=reason))
+                                       no_model_reason=reason, store=store))
         worker.signals.yielded.connect(self._scan_event)
-        worker.signals.errored.connect(self.failed)
+        worker.signals.errored.connect(self._scan_failed)
         worker.signals.finished.connect(self._scan_finished)
         self._scan = worker
         self.scan_started.emit()
@@ -213,6 +236,9 @@ class Session(QObject):
 
     def _scan_event(self, event: ScanEvent) -> None:
         if self._scan is None or self._scan.cancel_event.is_set():
+            return
+        if isinstance(event, WalkReport):
+            self.walk_reported.emit(walk_note(event.paths, event.files, event.skipped))
             return
         if isinstance(event, ScanRecord):
             if self.worklist.row_of(event.path) is None:
@@ -224,6 +250,12 @@ class Session(QObject):
             self.worklist.add_pending(event)
             self._total += len(event)
         self.progress.emit(self._done, self._total)
+
+    def _scan_failed(self, message: str) -> None:
+        """A scan stopped on an unexpected error: its files must not stay pending."""
+        self.scan_errors.append(message)
+        self.worklist.mark_failed(f"not classified: the scan stopped ({message})")
+        self.failed.emit(message)
 
     def _scan_finished(self, cancelled: bool) -> None:
         self._scan = None

@@ -4,11 +4,17 @@ Stored: the last folder opened, the overlay opacity, the window geometry and
 state, whether identifying fields are hidden, and an optional decision
 threshold override. Pass ``ini_path`` (or set ``$PNEUMO_SETTINGS``) to keep the
 settings in a given INI file instead of the user's profile; tests always do.
+The user's profile is Qt's native store: ``~/.config/PneumoScan/PneumoScan.conf``
+on Linux, the registry (``HKEY_CURRENT_USER\\Software\\PneumoScan\\PneumoScan``) on Windows,
+``~/Library/Preferences/com.pneumoscan.PneumoScan.plist`` on macOS.
+``scratch=True`` (screenshot and benchmark runs) starts from the defaults in a
+temporary file that is deleted at exit: the user's settings are never written.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -22,8 +28,12 @@ DEFAULT_OPACITY = 0.45
 class AppSettings:
     """Typed accessors over one :class:`QSettings` store."""
 
-    def __init__(self, ini_path: str | Path | None = None) -> None:
+    def __init__(self, ini_path: str | Path | None = None, *, scratch: bool = False) -> None:
         path = ini_path if ini_path is not None else os.environ.get(SETTINGS_ENV)
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if scratch and ini_path is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="pneumoscan-settings-")
+            path = str(Path(self._scratch.name) / "settings.ini")
         if path:
             self._qs = QSettings(str(path), QSettings.Format.IniFormat)
         else:

@@ -10,11 +10,13 @@ pygments and qtpy, slow the app's start-up, and stop a generator only between
 its events: ``bench/bench_dependencies.py``.)
 
 * :func:`scan_events` - find files, then classify them with the core
-  :func:`pneumo.scanning.pipeline.scan`: yields ``list[Path]`` batches, then records.
+  :func:`pneumo.scanning.stored.scan_stored` (through the result store when one
+  is given): yields ``list[Path]`` batches, a :class:`WalkReport`, then records.
 * :func:`view_events` - load one file for display, then explain it: yields a
   :class:`DisplayImage`, then a :class:`OverlayReady` or :class:`ViewProblem`.
 * :func:`load_model_events` - load a model runner off the GUI thread: yields
-  the :class:`~pneumo.model.runner.ModelRunner` or a :class:`ModelFailed`.
+  the :class:`~pneumo.model.runner.ModelRunner` and an :class:`ExplainStatus`,
+  or a :class:`ModelFailed`.
 """
 
 from __future__ import annotations
@@ -22,15 +24,21 @@ from __future__ import annotations
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
+from desktop.events import (
+    DisplayImage,
+    ExplainStatus,
+    ModelFailed,
+    OverlayReady,
+    ViewProblem,
+    WalkReport,
+)
 from pneumo.errors import PneumoError
-from pneumo.films.imaging import ImageMetadata
 from pneumo.results.records import ScanRecord
 from pneumo.scanning.display import DisplayFilm
 
@@ -38,6 +46,8 @@ if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
     from pneumo.model.gradcam import Explanation
     from pneumo.model.runner import ModelRunner
+    from pneumo.results.store import ResultStore
+    from pneumo.scanning.walk import Skipped
 
 E = TypeVar("E")
 FILE_BATCH = 200
@@ -54,45 +64,6 @@ class ExplainerLike(Protocol):
 
 Job = Callable[[threading.Event], Iterator[E]]
 """A generator job: called with the cancel event, yields events of type ``E``."""
-
-
-@dataclass(frozen=True)
-class ModelFailed:
-    """The model could not be loaded; ``message`` says why."""
-
-    message: str
-
-
-@dataclass(frozen=True)
-class DisplayImage:
-    """A film to draw: ``uint16`` display levels, halved copies, auto window, metadata."""
-
-    path: Path
-    metadata: ImageMetadata
-    levels: np.ndarray
-    auto_window: tuple[float, float]
-    pyramid: tuple[np.ndarray, ...] = ()
-
-
-@dataclass(frozen=True)
-class OverlayReady:
-    """A Grad-CAM heat map resized to the image, in [0, 1], and its RGBA colouring."""
-
-    path: Path
-    heatmap: np.ndarray
-    rgba: np.ndarray
-    probability: float
-    peak: float = 1.0
-    """Raw Grad-CAM maximum; 0 means no region argues for the positive label."""
-
-
-@dataclass(frozen=True)
-class ViewProblem:
-    """Why a file could not be shown (``stage`` "image") or explained ("overlay")."""
-
-    path: Path
-    stage: str
-    message: str
 
 
 class WorkerSignals(QObject):
@@ -156,25 +127,32 @@ def scan_events(
     threshold: float | None = None,
     no_model_reason: str = "no model loaded",
     workers: int = 2,
-) -> Iterator[list[Path] | ScanRecord]:
+    store: ResultStore | None = None,
+) -> Iterator[list[Path] | ScanRecord | WalkReport]:
     """Find the image files under ``paths``, then classify them in order.
 
     Yields batches of file paths as folders are walked (for pending rows),
-    error records for missing paths, then one record per file from
-    :func:`pneumo.scanning.pipeline.scan`. With ``runner=None`` every file gets an error
-    record saying ``no_model_reason``.
+    error records for missing paths, a :class:`WalkReport` once the walk is
+    done (files left out, and why), then one record per file from
+    :func:`pneumo.scanning.stored.scan_stored` (answered from and recorded in
+    ``store`` when given). With ``runner=None`` every file gets an error record
+    saying ``no_model_reason``.
     """
     from pneumo.scanning.walk import InputProblem, iter_inputs
 
+    given = tuple(Path(p) for p in paths)
     files: list[Path] = []
     batch: list[Path] = []
-    for item in iter_inputs(paths):
+    skipped: list[Skipped] = []
+    problems = 0
+    for item in iter_inputs(given, skipped.append):
         if cancel.is_set():
             return
         if isinstance(item, InputProblem):
             if batch:  # keep rows in input order
                 yield batch
                 batch = []
+            problems += 1
             yield ScanRecord(path=item.path, error=item.problem)
             continue
         files.append(item)
@@ -184,37 +162,45 @@ def scan_events(
             batch = []
     if batch:
         yield batch
+    yield WalkReport(given, len(files) + problems, tuple(skipped))
     if runner is None:
         for path in files:
             if cancel.is_set():
                 return
             yield ScanRecord(path=path, error=f"not classified: {no_model_reason}")
         return
-    from pneumo.scanning.pipeline import scan
+    from pneumo.scanning.stored import scan_stored
 
-    yield from scan(files, runner, workers=workers, cancel=cancel, threshold=threshold)
+    yield from scan_stored(files, runner, store, origin="app", workers=workers, cancel=cancel,
+                           threshold=threshold)
 
 
 def load_model_events(
     model_path: Path, *, cancel: threading.Event
-) -> Iterator[ModelRunner | ModelFailed]:
-    """Yield a loaded :class:`pneumo.model.runner.ModelRunner`, or why it failed."""
+) -> Iterator[ModelRunner | ModelFailed | ExplainStatus]:
+    """Yield a loaded :class:`pneumo.model.runner.ModelRunner` then whether its
+    explain model can be used, or why the runner failed."""
+    from pneumo.model.locate import explain_model_problem
     from pneumo.model.runner import ModelRunner
 
     try:
-        yield ModelRunner(model_path)
+        runner = ModelRunner(model_path)
     except PneumoError as exc:
         yield ModelFailed(str(exc))
+        return
+    yield runner
+    yield ExplainStatus(explain_model_problem(runner.model_path, runner.card))
 
 
 # -- viewing ---------------------------------------------------------------------
 class ExplainerHolder:
     """Creates the explainer on first use (in a worker) and serialises its use."""
 
-    def __init__(self, factory: Callable[[], ExplainerLike] | None) -> None:
+    def __init__(self, factory: Callable[[], ExplainerLike] | None,
+                 error: str | None = None) -> None:
         self._factory = factory
         self._explainer: ExplainerLike | None = None
-        self._error: str | None = None if factory else "no explainer model"
+        self._error: str | None = error or (None if factory else "no explainer model")
         self.lock = threading.Lock()
 
     def get(self) -> ExplainerLike | None:
@@ -232,6 +218,24 @@ class ExplainerHolder:
     def error(self) -> str | None:
         """Why no explainer is available, if so."""
         return self._error
+
+
+def default_explainer_factory(model_path: Path, card: ModelCard) -> Callable[[], ExplainerLike]:
+    """A factory building :class:`pneumo.model.gradcam.Explainer` for the float model
+    the card names beside the classifier."""
+
+    def build() -> ExplainerLike:
+        from pneumo.errors import ModelNotFoundError
+        from pneumo.model.gradcam import Explainer
+        from pneumo.model.locate import explainer_path
+
+        path = explainer_path(model_path, card)
+        if path is None:
+            raise ModelNotFoundError(f"{model_path}: its model card names no explain model")
+        explainer: ExplainerLike = Explainer(path, card=card)
+        return explainer
+
+    return build
 
 
 def view_events(

@@ -40,6 +40,7 @@ from pneumo.results.display import (
     study_text,
 )
 from pneumo.results.records import ScanRecord
+from pneumo.util.text import display_path, escape_text
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
 """Item role returning the row's :class:`WorklistRow`."""
@@ -219,6 +220,12 @@ class WorklistModel(QAbstractTableModel):
             if row.record is None and not row.cancelled:
                 self._set_row(i, dataclasses.replace(row, cancelled=True))
 
+    def mark_failed(self, reason: str) -> None:
+        """Give every pending row an error record saying ``reason``."""
+        for i, row in enumerate(self._rows):
+            if row.record is None and not row.cancelled:
+                self._set_row(i, self._row(row.path, ScanRecord(path=row.path, error=reason)))
+
     def relabel(self, card: ModelCard, threshold: float | None) -> None:
         """Recompute every label from its probability at ``threshold``."""
         for i, row in enumerate(self._rows):
@@ -246,7 +253,7 @@ class WorklistModel(QAbstractTableModel):
     def _text(self, row: WorklistRow, col: int) -> str:
         rec = row.record
         if col == COL_FILE:
-            return row.path.name
+            return display_path(row.path.name)
         if col == COL_PATIENT:
             return patient_text(rec, self._hide_identifiers)
         if col == COL_STUDY:
@@ -258,12 +265,13 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_WARNINGS:
             if rec is None:
                 return ""
-            return rec.error if rec.error is not None else "; ".join(rec.warnings)
+            text = rec.error if rec.error is not None else "; ".join(rec.warnings)
+            return escape_text(text)
         return ""
 
     def _tooltip(self, row: WorklistRow, col: int) -> str:
         if col == COL_FILE:
-            return str(row.path)
+            return display_path(row.path)
         return self._text(row, col)
 
 

@@ -72,6 +72,7 @@ class WorklistPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setVisible(False)
         self.count_label = QLabel("No files")
+        self._note = ""
         self._build()
         self.filter_edit.textChanged.connect(self.proxy.set_text)
         self.category.currentIndexChanged.connect(self._category_chosen)
@@ -147,8 +148,19 @@ class WorklistPanel(QWidget):
         row = current.data(ROW_ROLE) if current.isValid() else None
         self.row_selected.emit(row if isinstance(row, WorklistRow) else None)
 
+    def set_note(self, note: str) -> None:
+        """What the last walk left out (or that it found no image files), beside the count."""
+        self._note = note
+        self._update_count()
+
     def _update_count(self) -> None:
-        self.count_label.setText(count_text((r.state for r in self.model.rows), self.model.labels))
+        text = count_text((r.state for r in self.model.rows), self.model.labels)
+        note = self._note
+        if note and not self.model.rows:
+            text = note
+        elif note:
+            text = f"{text} · {note}"
+        self.count_label.setText(text)
 
     def _fill_categories(self) -> None:
         """The result filter's entries, named with the card's labels; keeps the choice."""

@@ -155,6 +155,53 @@ def _positive(text: str) -> int:
     return value
 
 
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--store", metavar="FILE",
+                       help="the results store (default: $PNEUMO_STORE, else "
+                       "results.sqlite3 in the user data folder)")
+    group.add_argument("--no-store", action="store_true",
+                       help="neither read nor write the results store")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
+    return value
+
+
+def _listen_parser(sub: Any) -> None:
+    listen = sub.add_parser(
+        "listen",
+        help="receive films over DICOM (C-STORE) and classify them as they arrive",
+        description="A DICOM Storage SCP: films sent to it are kept under --dir, classified "
+        "like scanned files and recorded in the results store; with --forward the SR and SC "
+        "of each result are sent to a PACS. Binds to 127.0.0.1 unless --host says otherwise. "
+        "Stops cleanly on SIGTERM or Ctrl-C.",
+    )
+    listen.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (127.0.0.1; 0.0.0.0 for every interface)")
+    listen.add_argument("--port", type=_port, default=11112, help="TCP port (11112)")
+    listen.add_argument("--ae-title", default="PNEUMOSCAN", help="our AE title (PNEUMOSCAN)")
+    listen.add_argument("--allow-ae", nargs="+", metavar="AET",
+                        help="accept associations only from these calling AE titles")
+    listen.add_argument("--forward", metavar="HOST:PORT:AET",
+                        help="send the SR and SC of each result to this PACS")
+    listen.add_argument("--dir", metavar="DIR", help="where received films and results are "
+                        "kept (default: the user data folder's listener/)")
+    listen.add_argument("--max-association-mb", type=_positive, default=4096, metavar="MB",
+                        help="abort an association that sends more than this (4096)")
+    listen.add_argument("--model", metavar="FILE", help="a .tflite model (default: shipped)")
+    listen.add_argument("--threshold", type=_threshold, help="override the card's threshold")
+    listen.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
+    _store_options(listen)
+    listen.set_defaults(func=_lazy("pneumo.commands.listen", "listen_command"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``pneumo`` argument parser (stage subcommands are listed, not parsed)."""
     parser = argparse.ArgumentParser(
@@ -183,7 +230,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="include patient ID and name in JSON/CSV exports",
     )
     scan.add_argument("--threshold", type=_threshold, help="override the card's threshold")
+    scan.add_argument("--dicom-out", metavar="DIR",
+                      help="write a DICOM SR and a Secondary Capture for each classified "
+                      "DICOM film into DIR (PNG/JPEG inputs are skipped)")
+    _store_options(scan)
+    scan.add_argument("--no-cache", action="store_true",
+                      help="classify every file again, even those the store already knows")
     scan.set_defaults(func=_lazy("pneumo.commands.scan", "scan_command"))
+    history = sub.add_parser(
+        "history",
+        help="list earlier results and the audit trail",
+        description="List the results and audit rows (scans, exports, threshold overrides, "
+        "model changes) kept in the results store; PATH narrows them to a file (by path or "
+        "contents) or a folder.",
+    )
+    history.add_argument("path", nargs="?", metavar="PATH", help="a film or folder")
+    history.add_argument("--since", metavar="DATE", help="from this date (YYYY-MM-DD[THH:MM])")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.add_argument("--store", metavar="FILE", help="the results store (default: "
+                         "$PNEUMO_STORE, else the user data folder)")
+    history.set_defaults(func=_lazy("pneumo.commands.history", "history_command"))
+    _listen_parser(sub)
     info = sub.add_parser("info", help="show the shipped models")
     info.add_argument("--json", action="store_true", help="print JSON")
     info.set_defaults(func=_lazy("pneumo.commands.info", "info_command"))
@@ -202,6 +269,32 @@ def build_parser() -> argparse.ArgumentParser:
                          help="use at most N training images")
     fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
     fit_ood.set_defaults(func=_lazy("pneumo.commands.fit_ood", "fit_ood_command"))
+    self_test = sub.add_parser(
+        "self-test",
+        help="check this installation (models, DICOM decoders, Qt)",
+        description="Check the shipped models against their card's sha256, run one inference "
+        "on each, decode a small DICOM film in every supported transfer syntax and open the "
+        "app's window offscreen. One line per check; exit 0 only when all pass.",
+    )
+    self_test.add_argument("--no-window", action="store_true",
+                           help="skip the window check (a machine without Qt's libraries)")
+    self_test.add_argument("--timeout", type=float, default=180.0,
+                           help="seconds the window check may take (180)")
+    self_test.set_defaults(func=_lazy("pneumo.commands.self_test", "self_test_command"))
+    bind = sub.add_parser(
+        "bind",
+        help="bind a model folder's card to its model files",
+        description="Write the card's decision fields (labels, each file's threshold, "
+        "preprocessing, model roles) into each .tflite file the card lists, and update the "
+        "card's sha256 entries; models are refused at load when their card no longer matches. "
+        "Only files whose sha256 matches the card are bound. For model folders converted "
+        "before bindings existed.",
+    )
+    bind.add_argument("folder", nargs="?", metavar="FOLDER",
+                      help="folder with the models and card (default: the shipped assets)")
+    bind.add_argument("--force", action="store_true",
+                      help="re-bind files whose card was edited since (vouch for the card as is)")
+    bind.set_defaults(func=_lazy("pneumo.commands.bind", "bind_command"))
     explain = sub.add_parser(
         "explain",
         help="write a picture of one film's result and Grad-CAM heat map",
@@ -273,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    print(f"pneumo: error: {' '.join(message.split())}", file=sys.stderr)
+    from pneumo.util.text import escape_text
+
+    print(f"pneumo: error: {escape_text(' '.join(message.split()))}", file=sys.stderr)
 
 
 def _exit_code(exc: SystemExit) -> int:

@@ -48,7 +48,9 @@ class ModelNotFoundError(ModelError):
 
 
 class ModelIntegrityError(ModelError):
-    """A model file's bytes do not match the sha256 recorded in its card."""
+    """A model file and its card do not vouch for each other: the file is not
+    listed, its sha256 differs, it carries no card binding, or the card's
+    decision fields were edited since binding."""
 
 
 class DataError(PneumoError):

@@ -26,6 +26,16 @@ def data_root() -> Path:
     return Path(os.environ.get("PNEUMO_DATA", str(DEFAULT_DATA)))
 
 
+@pytest.fixture(autouse=True)
+def _private_results_store(tmp_path_factory: pytest.TempPathFactory,
+                           monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test (and any process it starts) gets its own results store in a
+    temporary folder: no test reads or writes the user's real store."""
+    path = tmp_path_factory.mktemp("results_store") / "results.sqlite3"
+    monkeypatch.setenv("PNEUMO_STORE", str(path))
+    return path
+
+
 @pytest.fixture(scope="session")
 def chest_xray_dir() -> Path:
     """The real data set root (train/val/test); skips when absent."""

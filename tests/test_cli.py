@@ -55,9 +55,12 @@ def test_scan_good_folder_exits_0_with_a_table(
     out, err = capsys.readouterr()
     assert rc == 0, err
     lines = out.strip().splitlines()
-    assert len(lines) == len(good.good) + 1
+    assert len(lines) == len(good.good) + 2  # the records, the skipped text file, the summary
     assert lines[-1].startswith(f"{len(good.good)} files: ") and "0 failed" in lines[-1]
-    assert all(line.split()[0] in ("NORMAL", "PNEUMONIA") for line in lines[:-1])
+    assert "; 3 skipped: 2 hidden" in lines[-1]  # .hidden.png, .hidden_dir and notes.txt
+    assert all(line.split()[0] in ("NORMAL", "PNEUMONIA") for line in lines[:-2])
+    assert lines[-2].startswith("SKIPPED") and lines[-2].endswith(
+        "notes.txt: not an image file (by name or content)")
 
 
 def test_progress_is_quiet_when_piped(
@@ -81,7 +84,9 @@ def test_progress_bar_draws_on_a_terminal_above_the_lines(
     assert main(["scan", str(good.root), "--model", str(float_model)]) == 0
     out = capsys.readouterr().out.splitlines()
     n = len(good.good)
-    assert len(out) == n + 1 and out[-1].startswith(f"{n} files: ")  # lines intact
+    assert len(out) == n + 2 and out[-1].startswith(f"{n} files: ")  # lines intact
+    assert out[-2].startswith("SKIPPED") and out[-2].endswith("notes.txt: not an image file "
+                                                              "(by name or content)")
     drawn = terminal.getvalue()
     assert f"0/{n} [" in drawn  # the bar knew how many files there are
     assert drawn.rstrip("\r").split("\r")[-1].strip() == ""  # and was erased at the end
@@ -176,7 +181,9 @@ def test_no_image_files_is_a_usage_error(
 ) -> None:
     (tmp_path / "readme.txt").write_text("nothing here")
     assert main(["scan", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == f"pneumo: error: no image files found in {tmp_path}"
+    assert capsys.readouterr().err.strip() == (
+        f"pneumo: error: no image files found in {tmp_path} "
+        "(1 skipped: 1 not an image file (by name or content))")
 
 
 def test_missing_path_is_an_error_record(
@@ -193,8 +200,8 @@ def test_missing_path_is_an_error_record(
 def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for name in ("scan", "info", "train", "convert", "evaluate", "gui"):
-        assert f"    {name} " in out
+    for name in ("scan", "info", "self-test", "train", "convert", "evaluate", "gui"):
+        assert f"    {name} " in out or f"    {name}\n" in out  # a long name wraps its help
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,6 +24,7 @@ from convert.pipeline import PARITY_JSON, enforce_gate
 from pneumo.data.dataset import labels_of, list_examples, load_model_inputs
 from pneumo.errors import ModelError, ModelIntegrityError, UsageError
 from pneumo.evaluation.metrics import compute_metrics
+from pneumo.model.bind import bind_folder
 from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
 from pneumo.model.card_sections import FLOAT, INT8, KERAS
 from pneumo.model.gradcam import Explainer, normalise_heatmap
@@ -264,6 +265,7 @@ def test_seed_architecture_converts_with_explain(synthetic_dataset: Path,
     card = ModelCard(name="seed", architecture="seed", preprocessing=Preprocessing(64),
                      files={FLOAT_FILE: sha256_file(path)})
     card.save(tmp_path / CARD_FILENAME)
+    bind_folder(tmp_path)  # what convert does: the model file carries its card's fields
     assert xnnpack_partitions(path)["partitions"] == 1
     examples = list_examples(synthetic_dataset / "test")
     inputs = load_model_inputs([e.path for e in examples], card.preprocessing)

@@ -52,7 +52,8 @@ def test_app_without_a_model_still_opens(tmp_path: Path) -> None:
     out = tmp_path / "nomodel.png"
     env = app_env(tmp_path / "settings.ini", tmp_path / "missing" / "model.tflite")
     proc = run_app(["--screenshot", str(out), str(files["normal_1"])], env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]  # the window opens, the run fails
+    assert "pneumo gui: no model loaded: no model at " in proc.stderr
     assert _png_size(out) == (1600, 1000)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pneumo.evaluation.metrics import BinaryMetrics
+from pneumo.model.bind import bind_folder
 from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
 from pneumo.model.card_sections import TrainingRecord
 from pneumo.model.preprocess import Preprocessing
@@ -91,6 +92,7 @@ def build_explainable_model(out_dir: Path, seed: int = 0) -> Path:
                                                               "model_float.tflite")},
     )
     card.save(out_dir / CARD_FILENAME)
+    bind_folder(out_dir)  # models are refused unless bound to their card
     return out_dir / "model.tflite"
 
 

@@ -5,7 +5,12 @@ files: truncated at random points, random bit flips (anywhere or in the
 header), garbled headers, swapped magic numbers, inserted/duplicated blocks,
 huge declared sizes (PNG IHDR 50,000 x 50,000 with a valid CRC, a JPEG SOF of
 65,000 x 65,000, DICOM Rows/Columns 60,000), zero-length files and random
-bytes named ``.dcm``/``.png``/``.jpg``.
+bytes named ``.dcm``/``.png``/``.jpg``; and issue 14's classes: formats outside
+the allow-list named ``.png`` (EPS, WEBP, ICO, DDS, QOI, GIF, PNM, FITS) and
+mutants of them, JPEGs cut short and closed with an end marker (must carry the
+damage warning), and valid films under hostile names (bytes that are not
+UTF-8, a newline, control and bidirectional characters, a trailing space),
+which the scan's JSON and CSV exports must take, escaped, one line each.
 
 Every file goes through :func:`pneumo.films.imaging.load_image` in a child
 process, which must raise nothing but :class:`~pneumo.errors.ImageError`
@@ -26,6 +31,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -230,12 +236,42 @@ def _special_files(work: Path, bases: dict[str, tuple[bytes, str]],
     return files
 
 
+OTHER_PREFIX, CUT_PREFIX, NAME_PREFIX = "other_", "jpeg_cut_closed_", "name_"
+_HOSTILE_NAMES = (b"\xff\xfe.png", b"new\nline.png", b"tab\tesc\x1b.png", b"trailing.png ",
+                  b"bidi\xe2\x80\xaeevil.png", b"nel\xc2\x85.png", b"back\\slash.png")
+
+
+def _hostile_files(bases: dict[str, tuple[bytes, str]], rng: random.Random) -> dict[str, bytes]:
+    """Issue 14's classes: other formats named .png (and mutants), JPEGs cut short and
+    closed, valid films under hostile names."""
+    from tests import synth
+    from tests.hostile import _other_formats
+
+    files: dict[str, bytes] = {}
+    for kind, data in sorted(_other_formats(synth.film((144, 136), seed=3)).items()):
+        files[f"{OTHER_PREFIX}{kind}.png"] = data
+        for i in range(4):
+            mutation, mutated = _mutate(data, rng)
+            if mutation != "magic":  # a new magic number is another class
+                files[f"{OTHER_PREFIX}{kind}_{i}_{mutation}.png"] = mutated
+    jpeg = bases["jpeg"][0]
+    start = jpeg.find(b"\xff\xda") + 20
+    for i in range(12):
+        files[f"{CUT_PREFIX}{i:02d}.jpg"] = jpeg[: rng.randrange(start, len(jpeg) - 64)] \
+            + b"\xff\xd9"
+    png = bases["png8"][0]
+    for raw in _HOSTILE_NAMES:
+        files[NAME_PREFIX + os.fsdecode(raw)] = png
+    return files
+
+
 def build_corpus(root: Path, seed: int = SEED) -> list[Path]:
     """Write the fuzz corpus into ``root/corpus``; returns its files (sorted)."""
     rng = random.Random(seed)
     with _fixed_uids():
         bases = _base_files(root / "bases")
         specials = _special_files(root / "bases", bases, rng)
+        specials.update(_hostile_files(bases, rng))
     corpus = root / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     for name, (data, ext) in sorted(bases.items()):
@@ -282,6 +318,7 @@ def child_main(corpus: str, result_path: str) -> None:
     import pydicom  # noqa: F401 - imported before measuring, as the loader would
 
     from pneumo.errors import ImageError
+    from pneumo.films.damage import DAMAGED
     from pneumo.films.imaging import load_image
     from pneumo.scanning.pipeline import scan
 
@@ -294,16 +331,31 @@ def child_main(corpus: str, result_path: str) -> None:
     files = sorted(Path(corpus).iterdir())
     crashes: list[str] = []
     outcomes = {"ok": 0, "refused": 0}
+    classes = {"other_formats": 0, "other_refused_by_allow_list": 0, "other_originals": 0,
+               "other_originals_refused": 0, "cut_closed": 0, "cut_closed_warned": 0,
+               "damage_warnings": 0}
     slowest = (0.0, "")
     for path in files:
-        print(f"START {path.name}", flush=True)
+        print(f"START {path.name!a}", flush=True)
         faulthandler.dump_traceback_later(PER_FILE_LIMIT_S, exit=True)
         t0 = time.perf_counter()
+        other, cut = path.name.startswith(OTHER_PREFIX), path.name.startswith(CUT_PREFIX)
+        original = other and path.name.count("_") == 1
+        classes["other_formats"] += other
+        classes["other_originals"] += original
+        classes["cut_closed"] += cut
         try:
-            load_image(path)
+            image = load_image(path)
             outcomes["ok"] += 1
-        except ImageError:
+            damaged = any(w.startswith(DAMAGED) for w in image.warnings)
+            classes["damage_warnings"] += damaged
+            classes["cut_closed_warned"] += cut and damaged
+        except ImageError as exc:
             outcomes["refused"] += 1
+            allow_list = "not an accepted image format" in exc.problem
+            classes["other_refused_by_allow_list"] += other and allow_list
+            classes["other_originals_refused"] += original and allow_list
+            classes["cut_closed_warned"] += cut  # refused outright: nothing to warn about
         except BaseException as exc:  # noqa: BLE001 - exactly what the fuzzer hunts
             crashes.append(f"{path.name}: {type(exc).__name__}: {exc}"[:300])
         finally:
@@ -311,7 +363,7 @@ def child_main(corpus: str, result_path: str) -> None:
         elapsed = time.perf_counter() - t0
         if elapsed > slowest[0]:
             slowest = (elapsed, path.name)
-        print(f"END {path.name}", flush=True)
+        print(f"END {path.name!a}", flush=True)
     rss_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print("START scan", flush=True)
     faulthandler.dump_traceback_later(SCAN_LIMIT_S, exit=True)
@@ -327,6 +379,7 @@ def child_main(corpus: str, result_path: str) -> None:
     scan_s = time.perf_counter() - t0
     print("END scan", flush=True)
     rss_end = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    exports = _export_check(records, Path(result_path).parent)
     result = {
         "files": len(files),
         "ok": outcomes["ok"],
@@ -336,15 +389,39 @@ def child_main(corpus: str, result_path: str) -> None:
         "slowest_file": slowest[1],
         "rss_growth": max(rss_load, rss_end) - rss0,
         "scan_records": len(records),
-        "scan_paths": sorted(Path(r.path).name for r in records),
+        "scan_paths": sorted(ascii(Path(r.path).name) for r in records),
         "scan_classified": sum(1 for r in records if r.error is None),
         "scan_unexpected": [f"{Path(r.path).name}: {r.error}" for r in records
                             if r.error and r.error.startswith("unexpected error")],
         "scan_error": scan_error,
         "scan_s": scan_s,
         "predict_calls": runner.calls,
+        "classes": classes,
+        "exports": exports,
     }
     Path(result_path).write_text(json.dumps(result), encoding="utf-8")
+
+
+def _export_check(records: list[Any], folder: Path) -> dict[str, Any]:
+    """Write the scan's records as JSON and CSV, read them back: paths escaped, one line each."""
+    import csv
+
+    from pneumo.results.export import write_csv, write_json
+    from pneumo.util.text import display_path, unescape_path
+
+    write_json(records, folder / "records.json")
+    write_csv(records, folder / "records.csv")
+    data = json.loads((folder / "records.json").read_text(encoding="utf-8"))
+    lines = (folder / "records.csv").read_text(encoding="utf-8").splitlines()
+    rows = list(csv.DictReader(lines))
+    paths = [str(r.path) for r in records]
+    return {
+        "json_paths_round_trip": [unescape_path(d["path"]) for d in data] == paths,
+        "csv_lines": len(lines) - 1,
+        "csv_paths_round_trip": [unescape_path(r["path"]) for r in rows] == paths,
+        "escaped_names": sum(display_path(p) != p for p in paths),
+        "hostile_names": sum(Path(p).name.startswith(NAME_PREFIX) for p in paths),
+    }
 
 
 # -- the test ---------------------------------------------------------------------
@@ -357,6 +434,11 @@ class _Summary:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         terminalreporter.write_sep("-", "input fuzzing")
         terminalreporter.write_line(self.line)
+
+
+_PY_WARNING = re.compile(r"^\S+\.py:\d+: \w*Warning: ")
+"""A Python warning printed the default way (source line, no file name of ours)."""
+_OTHER_KINDS = ("dds", "eps", "fits", "gif", "ico", "ppm", "qoi", "webp")
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
@@ -373,7 +455,7 @@ def _culprit(stdout: str) -> str:
     started = None
     for line in stdout.splitlines():
         if line.startswith("START "):
-            started = line[6:]
+            started = line[6:]  # ascii() of the name
         elif line.startswith("END "):
             started = None
     return started or "(none)"
@@ -411,6 +493,9 @@ def test_fuzzed_inputs_only_raise_image_errors(
             f"(over {PER_FILE_LIMIT_S:g} s, out of memory or a crash):\n{proc.stderr[-3000:]}"
         )
     res = json.loads(result_path.read_text(encoding="utf-8"))
+    cls, exp = res["classes"], res["exports"]
+    unnamed = [ln for ln in proc.stderr.splitlines() if _PY_WARNING.match(ln)]
+    named = sum(ln.startswith("pneumo: warning: ") for ln in proc.stderr.splitlines())
     line = (
         f"fuzz corpus: {res['files']} files (seed {SEED}): {len(res['crashes'])} crashes, "
         f"0 hangs, {res['ok']} decoded, {res['refused']} refused with ImageError; "
@@ -418,7 +503,13 @@ def test_fuzzed_inputs_only_raise_image_errors(
         f"peak RSS growth {res['rss_growth'] / 2**20:.0f} MiB; "
         f"scan: {res['scan_records']} records, {res['scan_classified']} classified, "
         f"{len(res['scan_unexpected'])} unexpected errors in {res['scan_s']:.1f} s; "
-        f"generation {gen_s:.1f} s, child {run_s:.1f} s"
+        f"generation {gen_s:.1f} s, child {run_s:.1f} s; "
+        f"other formats: {cls['other_refused_by_allow_list']} of {cls['other_formats']} refused "
+        f"by the allow-list ({cls['other_originals_refused']} of {cls['other_originals']} "
+        f"unmutated); JPEGs cut and closed: {cls['cut_closed_warned']} of {cls['cut_closed']} "
+        f"warned or refused; damage warnings {cls['damage_warnings']}; hostile names "
+        f"{exp['hostile_names']} ({exp['escaped_names']} paths escaped) through JSON and CSV; "
+        f"Python library warnings on stderr: {named} naming the file, {len(unnamed)} not"
     )
     for key in ("files", "ok", "refused", "slowest_s", "rss_growth", "scan_records"):
         record_property(f"fuzz_{key}", res[key])
@@ -430,9 +521,17 @@ def test_fuzzed_inputs_only_raise_image_errors(
     assert res["rss_growth"] < MAX_RSS_GROWTH, line
     assert res["scan_error"] is None, f"{line}\nscan raised {res['scan_error']}"
     assert res["scan_records"] == res["files"], line
-    assert res["scan_paths"] == sorted(p.name for p in files), line
+    assert res["scan_paths"] == sorted(ascii(p.name) for p in files), line
     assert not res["scan_unexpected"], line + "\n" + "\n".join(res["scan_unexpected"][:20])
     assert res["scan_classified"] == res["predict_calls"], line
+    assert cls["other_originals"] == len(_OTHER_KINDS), line
+    assert cls["other_originals_refused"] == cls["other_originals"], line
+    assert cls["cut_closed"] > 0 and cls["cut_closed_warned"] == cls["cut_closed"], line
+    assert exp["json_paths_round_trip"] and exp["csv_paths_round_trip"], line
+    assert exp["csv_lines"] == res["scan_records"], line  # one physical line per record
+    assert exp["hostile_names"] == len(_HOSTILE_NAMES), line
+    assert exp["escaped_names"] == len(_HOSTILE_NAMES) - 1, line  # a trailing space stays
+    assert not unnamed, line + "\n" + "\n".join(unnamed[:10])
 
 
 def test_corpus_is_deterministic(tmp_path: Path) -> None:

@@ -184,7 +184,7 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_text_file_named_png(tmp_path: Path) -> None:
     path = tmp_path / "notes.png"
     path.write_text("this is not an image\n" * 20)
-    _expect(path, UnsupportedImageError, "not a recognised image", ".png")
+    _expect(path, UnsupportedImageError, "not an accepted image format", ".png")
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")

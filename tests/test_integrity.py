@@ -125,13 +125,13 @@ def test_export_killed_mid_write_leaves_the_old_file(tmp_path: Path, fmt: str, m
                 stream.close()
     assert target.read_bytes() == old_bytes  # the old export, whole
     # What is left: the export and the killed writer's temporary file (hidden,
-    # ".results.csv.XXXX.tmp"): never cleaned up after SIGKILL, by design of
-    # mkstemp + rename. Nothing else.
+    # ".results.csv.XXXX.tmp", holding patient data). Nothing else.
     leftovers = sorted(p.name for p in tmp_path.iterdir() if p != target)
     assert len(leftovers) == 1 and leftovers[0].startswith(f".results.{fmt}.")
-    # The next export still succeeds and replaces the file whole.
+    # The next export succeeds, replaces the file whole and removes the stale one.
     (write_csv if fmt == "csv" else write_json)(old * 2, target)
     assert target.read_bytes().count(b"/old/a.png") == 2
+    assert sorted(tmp_path.iterdir()) == [target]
 
 
 # -- tampered model ---------------------------------------------------------------
@@ -196,8 +196,9 @@ def test_app_shows_a_clear_message_for_a_tampered_model(tampered_model: Path,
                     ["--model", str(tampered_model), "--timeout", "120", "--screenshot",
                      str(shot), "{png}"], [shot],
                     {"PNEUMO_SETTINGS": str(tmp_path / "gui" / "settings.ini")})
-    assert s.returncode == 0, s.stderr[-3000:]
+    assert s.returncode == 1, s.stderr[-3000:]  # the screenshot is taken, the run fails
     assert "Traceback" not in s.stderr
+    assert f"pneumo gui: no model loaded: {tampered_model}: sha256 does not match" in s.stderr
     banner = [ln for ln in s.stdout.splitlines() if ln.startswith("MODEL_BAR ")]
     assert len(banner) == 1, s.stdout
     assert "No model loaded" in banner[0] and "sha256 does not match" in banner[0]

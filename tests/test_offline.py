@@ -280,14 +280,15 @@ def cli_session(base: Path) -> Session:
 
 
 def gui_session(base: Path) -> Session:
-    """``pneumo gui --screenshot`` of the same files (shipped model, $PNEUMO_SETTINGS)."""
+    """``pneumo gui --screenshot`` of the same files (shipped model, ``--settings``:
+    a screenshot run writes settings only to a file named on its command line)."""
 
     def make(root: Path) -> Session:
         shot = root / "out" / "window.png"
         settings = root / "config" / "pneumo.ini"
-        return run_audited(root, GUI_MAIN, ["--timeout", "150", "--screenshot", str(shot),
-                                            "{png}", "{jpeg}", "{dicom}"], [shot, settings],
-                           {"PNEUMO_SETTINGS": str(settings)})
+        return run_audited(root, GUI_MAIN, ["--timeout", "150", "--settings", str(settings),
+                                            "--screenshot", str(shot),
+                                            "{png}", "{jpeg}", "{dicom}"], [shot, settings])
 
     return _cached(base, "gui", make)
 

@@ -113,9 +113,24 @@ def test_scan_writes_only_the_chosen_exports(tmp_path_factory: pytest.TempPathFa
     _shipped()
     s = cli_session(tmp_path_factory.getbasetemp())
     # HOME, XDG folders, TMPDIR, cwd and the sources folder are all under s.root.
-    assert s.new_entries() == ["out", "out/results.csv", "out/results.json"]
+    # Besides the exports, only the results store in the user data folder.
+    store = "home/.local/share/PneumoScan"
+    assert s.new_entries() == [store, f"{store}/results.sqlite3",
+                               "out", "out/results.csv", "out/results.json"]
     changed = [k for k, v in s.root_before.items() if s.root_after.get(k) != v]
     assert changed == []
+
+
+def test_the_results_store_keeps_no_identifiers_and_is_private(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    _shipped()
+    s = cli_session(tmp_path_factory.getbasetemp())
+    folder = s.root / "home" / ".local" / "share" / "PneumoScan"
+    store = folder / "results.sqlite3"
+    _no_secrets(store.read_bytes().decode("latin-1"), "results store")
+    assert b"film_c.dcm" in store.read_bytes()  # the result is there, by path
+    assert store.stat().st_mode & 0o077 == 0 and folder.stat().st_mode & 0o077 == 0
 
 
 def test_gui_writes_settings_only_where_configured(
@@ -125,19 +140,25 @@ def test_gui_writes_settings_only_where_configured(
     _shipped()
     s = gui_session(tmp_path_factory.getbasetemp())
     assert s.returncode == 0, s.stderr[-2000:]
-    # $PNEUMO_SETTINGS -> config/pneumo.ini; nothing under HOME/XDG (no QSettings
-    # in ~/.config, no caches), TMPDIR, the working directory or beside the sources.
-    assert s.new_entries() == ["config", "config/pneumo.ini", "out", "out/window.png"]
+    # --settings -> config/pneumo.ini; under HOME/XDG only the results store
+    # (no QSettings in ~/.config, no caches); nothing in TMPDIR, the working
+    # directory or beside the sources.
+    store = "home/.local/share/PneumoScan"
+    assert s.new_entries() == ["config", "config/pneumo.ini", store, f"{store}/results.sqlite3",
+                               "out", "out/window.png"]
+    _no_secrets((s.root / store / "results.sqlite3").read_bytes().decode("latin-1"),
+                "the app's results store")
     assert s.outputs[1].read_text(encoding="utf-8").strip()
     _no_secrets(s.outputs[1].read_text(encoding="utf-8"), "settings file")
     _no_secrets(s.stdout, "app stdout")
     _no_secrets(s.stderr, "app stderr")
 
 
-@pytest.mark.parametrize("how", ["--settings", "default"])
+@pytest.mark.parametrize("how", ["--settings", "default", "env"])
 def test_gui_settings_location(tmp_path: Path, how: str) -> None:
-    """``--settings FILE`` keeps QSettings in FILE only; without it (nor
-    $PNEUMO_SETTINGS) they go to the user profile, $XDG_CONFIG_HOME/PneumoScan."""
+    """A ``--screenshot`` run keeps QSettings in ``--settings FILE`` only; without
+    it, it writes no settings at all: not the user profile
+    ($XDG_CONFIG_HOME/PneumoScan), not $PNEUMO_SETTINGS (issue 16)."""
     pytest.importorskip("PySide6")
     _shipped()
     from tests.test_offline import GUI_MAIN, run_audited
@@ -147,11 +168,12 @@ def test_gui_settings_location(tmp_path: Path, how: str) -> None:
     args = ["--timeout", "120", "--screenshot", str(shot), "{png}"]
     if how == "--settings":
         args = ["--settings", str(ini), *args]
-    s = run_audited(tmp_path, GUI_MAIN, args, [shot])
+    env = {"PNEUMO_SETTINGS": str(ini)} if how == "env" else None
+    s = run_audited(tmp_path, GUI_MAIN, args, [shot], env)
     assert s.returncode == 0, s.stderr[-2000:]
+    store = ["home/.local/share/PneumoScan", "home/.local/share/PneumoScan/results.sqlite3"]
     if how == "--settings":
-        expected = ["chosen", "chosen/app.ini", "out", "out/window.png"]
+        expected = ["chosen", "chosen/app.ini", *store, "out", "out/window.png"]
     else:
-        expected = ["home/.config/PneumoScan", "home/.config/PneumoScan/PneumoScan.conf",
-                    "out", "out/window.png"]
+        expected = [*store, "out", "out/window.png"]
     assert s.new_entries() == expected

@@ -86,8 +86,10 @@ def test_classify_preprocesses_as_the_card_says(float_model: Path) -> None:
 def test_wrong_input_size_is_rejected(float_model: Path) -> None:
     card = ModelCard.load(float_model.parent / CARD_FILENAME)
     wrong = card.with_updates(preprocessing=Preprocessing(input_size=32))
+    with pytest.raises(ModelIntegrityError, match="edited since .* preprocessing"):
+        ModelRunner(float_model, wrong)  # the card no longer matches the model's binding
     with pytest.raises(ModelError, match=r"input has shape \(1, 64, 64, 1\).*\(1, 32, 32, 1\)"):
-        ModelRunner(float_model, wrong)
+        ModelRunner(float_model, wrong, verify=False)
 
 
 def test_tampered_model_is_refused(model_copy: Path) -> None:
@@ -103,9 +105,9 @@ def test_tampered_model_is_refused(model_copy: Path) -> None:
 
 def test_garbage_file_is_a_model_error(model_copy: Path) -> None:
     model_copy.write_bytes(b"this is not a flatbuffer " * 40)
-    card = ModelCard.load(model_copy.parent / CARD_FILENAME).with_updates(files={})
+    card = ModelCard.load(model_copy.parent / CARD_FILENAME)
     with pytest.raises(ModelError, match=re.escape(str(model_copy))) as info:
-        ModelRunner(model_copy, card)
+        ModelRunner(model_copy, card, verify=False)
     assert not isinstance(info.value, ModelIntegrityError)
     with pytest.raises(ModelError, match="not a loadable LiteRT model"):
         tflite_input_spec(model_copy)
@@ -119,13 +121,14 @@ def test_missing_model_and_missing_card(model_copy: Path, tmp_path: Path) -> Non
         ModelRunner(model_copy)
 
 
-def test_unverified_card_entry_is_skipped(model_copy: Path) -> None:
+def test_a_model_without_card_entry_is_refused(model_copy: Path) -> None:
     card = ModelCard.load(model_copy.parent / CARD_FILENAME)
     wrong = card.with_updates(files={model_copy.name: "0" * 64})
     with pytest.raises(ModelIntegrityError):
         ModelRunner(model_copy, wrong)
     ModelRunner(model_copy, wrong, verify=False)  # loads
-    ModelRunner(model_copy, card.with_updates(files={}))  # no entry: nothing to check
+    with pytest.raises(ModelIntegrityError, match="not listed in its model card"):
+        ModelRunner(model_copy, card.with_updates(files={}))  # fails closed
 
 
 def test_input_spec_reports_dtype_and_shape(float_model: Path, int8_model: Path) -> None:
@@ -135,8 +138,8 @@ def test_input_spec_reports_dtype_and_shape(float_model: Path, int8_model: Path)
 
 def test_extra_outputs_pick_the_probability(float_model: Path, tmp_path: Path) -> None:
     multi = build_multi_output_tflite(float_model.parent, tmp_path / "multi.tflite")
-    card = ModelCard.load(float_model.parent / CARD_FILENAME).with_updates(files={})
-    runner = ModelRunner(multi, card)
+    card = ModelCard.load(float_model.parent / CARD_FILENAME)
+    runner = ModelRunner(multi, card, verify=False)  # an ad-hoc export the card does not list
     x = _inputs(4)
     np.testing.assert_allclose(
         runner.predict_batch(x), ModelRunner(float_model).predict_batch(x), atol=1e-5

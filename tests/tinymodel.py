@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from pneumo.model.bind import bind_folder
 from pneumo.model.card import CARD_FILENAME, ModelCard, sha256_file
 from pneumo.model.preprocess import Preprocessing
 
@@ -99,6 +100,7 @@ def build_tiny_tflite(
         files={TFLITE_FILENAME: sha256_file(tflite_path)},
     )
     card.save(out / CARD_FILENAME)
+    bind_folder(out)  # models are refused unless bound to their card
     return tflite_path
 
 

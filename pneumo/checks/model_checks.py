@@ -18,6 +18,8 @@ from pneumo.checks.findings import CheckFindings, Rule, decide, population_warni
 from pneumo.checks.gate import patient_age_years
 from pneumo.films.imaging import ImageMetadata
 
+OOD_UNAVAILABLE = "out-of-distribution check unavailable"
+
 if TYPE_CHECKING:
     from pneumo.checks.population import PopulationModel
     from pneumo.model.gradcam import Explainer
@@ -37,33 +39,56 @@ class Measured:
 class ModelChecks:
     """The fitted checks of a card and the explainer that feeds them.
 
+    When the card has checks but the float explain model is missing or refused,
+    ``explainer`` is ``None`` and every film gets one warning per check saying
+    it is unavailable and why (:meth:`unavailable_warnings`): never silently off.
     Not thread-safe (the explainer is not): one per inference thread.
     """
 
-    explainer: Explainer
+    explainer: Explainer | None
     ood: OodModel | None
     population: PopulationModel | None
+    unavailable: str | None = None
 
     @classmethod
     def for_runner(cls, runner: ModelRunner) -> ModelChecks | None:
         """The checks of ``runner``'s card; ``None`` when the card has neither an
-        OOD nor a population model, or the float explain model is not beside
-        the classifier."""
-        from pneumo.model.locate import explainer_path
+        OOD nor a population model."""
+        from pneumo.errors import ModelError, one_line
+        from pneumo.model.locate import explain_model_problem, explainer_path
 
         card = runner.card
         if card.ood is None and card.population is None:
             return None
+        problem = explain_model_problem(runner.model_path, card)
         path = explainer_path(runner.model_path, card)
-        if path is None or not path.is_file():
-            return None
+        if problem is not None or path is None:
+            why = " ".join((problem or "no explain model").split())
+            return cls(None, card.ood, card.population, why)
         from pneumo.model.gradcam import Explainer
 
-        return cls(Explainer(path, card, num_threads=runner.num_threads), card.ood,
-                   card.population)
+        try:
+            return cls(Explainer(path, card, num_threads=runner.num_threads), card.ood, card.population)
+        except ModelError as exc:  # vouched for above, but it may still fail to load
+            return cls(None, card.ood, card.population, one_line(exc))
+
+    def unavailable_warnings(self) -> tuple[str, ...]:
+        """One warning per check of the card when there is no explainer, else ``()``."""
+        if self.explainer is not None:
+            return ()
+        why = self.unavailable or "no explain model"
+        out = []
+        if self.ood is not None:
+            out.append(f"{OOD_UNAVAILABLE} ({why}): unusual images are not flagged")
+        if self.population is not None:
+            out.append(f"population check unavailable ({why}): films unlike the training "
+                       "population are not flagged")
+        return tuple(out)
 
     def measure(self, model_input: np.ndarray) -> Measured:
-        """One explain inference, then both scores."""
+        """One explain inference, then both scores (an explainer is needed)."""
+        if self.explainer is None:
+            raise RuntimeError(self.unavailable or "no explain model")
         embedding = self.explainer.explain(model_input).embedding
         return Measured(
             None if self.ood is None else self.ood.distance(embedding),
@@ -77,6 +102,8 @@ def check_film(checks: ModelChecks | None, model_input: np.ndarray,
     age = None if metadata is None else patient_age_years(metadata)
     if checks is None:
         return decide(age_years=age), ()
+    if checks.explainer is None:
+        return decide(age_years=age), checks.unavailable_warnings()
     try:
         measured = checks.measure(model_input)
     except Exception as exc:  # noqa: BLE001 - a failed check must not lose the result

@@ -24,6 +24,7 @@ import numpy as np
 
 from pneumo.errors import ImageError, ModelNotFoundError, UsageError
 from pneumo.results.picture import Caption, render, save_gif, save_png, shrink
+from pneumo.util.text import display_path, escape_text
 
 if TYPE_CHECKING:
     from pneumo.model.runner import ModelRunner
@@ -55,10 +56,10 @@ def explain_command(args: argparse.Namespace, layer_cams: LayerCams | None = Non
     if png is not None:
         heatmap, notes = _float_heatmap(runner, model_input)
         save_png(render(image.pixels, heatmap, _caption(record, runner, notes)), png)
-        print(f"wrote {png}")
+        print(f"wrote {display_path(png)}")
     if gif is not None and layer_cams is not None:
         _write_gif(gif, image.pixels, model_input, record, runner, layer_cams)
-        print(f"wrote {gif}")
+        print(f"wrote {display_path(gif)}")
     return 0
 
 
@@ -103,10 +104,10 @@ def _caption(record: ScanRecord, runner: ModelRunner, notes: Sequence[str],
     card = runner.card
     view = describe(record.path, record, card.labels, runner.threshold)
     lines = [first] if first else []
-    lines += [f"⚠ {w}" for w in record.warnings] + list(notes)
+    lines += [f"⚠ {escape_text(w)}" for w in record.warnings] + list(notes)
     if view.heatmap is HeatmapPolicy.ON_REQUEST:
         lines.append(on_request_note(card.labels))
-    lines.append(f"{record.path.name} · model {card.name} ({runner.model_path.name}) · "
+    lines.append(f"{display_path(record.path.name)} · model {card.name} ({runner.model_path.name}) · "
                  "Grad-CAM for the positive class")
     return Caption(view, tuple(lines))
 

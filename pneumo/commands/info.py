@@ -21,7 +21,10 @@ class ModelInfo:
     ``kind`` is ``"int8"`` or ``"float"`` for ``.tflite`` (from the input
     dtype), ``"keras"`` for ``.keras`` and ``"invalid"`` when the file cannot
     be loaded (then ``error`` says why). ``sha256_ok`` is ``None`` when the
-    card does not list the file.
+    card does not list the file. ``integrity`` is ``"ok"`` when a ``.tflite``
+    passes the load-time check (listed, sha256, card binding; see
+    :func:`pneumo.model.binding.check_model_file`), else why it would be
+    refused; ``None`` for Keras files, which the scan never loads.
     """
 
     path: Path
@@ -33,6 +36,7 @@ class ModelInfo:
     threshold: float | None
     test_metrics: dict[str, Any] | None
     error: str | None = None
+    integrity: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -63,7 +67,9 @@ def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
     sha = sha256_file(path)
     expected = card.files.get(path.name) if card is not None else None
     kind, size, error = "keras", card.input_size if card is not None else None, None
+    integrity = None
     if path.suffix.lower() == ".tflite":
+        integrity = _integrity(path, card)
         try:
             dtype, shape = tflite_input_spec(path)
             kind = "int8" if dtype.kind in "iu" else "float"
@@ -81,7 +87,20 @@ def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
         threshold=card.threshold_for(path) if card is not None else None,
         test_metrics=test,
         error=error,
+        integrity=integrity,
     )
+
+
+def _integrity(path: Path, card: ModelCard | None) -> str:
+    from pneumo.model.binding import binding_status
+
+    if card is None:
+        return "no model card: refused"
+    problem = binding_status(path, path.read_bytes(), card)
+    if problem is None:
+        return "ok"
+    prefix = f"{path}: "
+    return problem.removeprefix(prefix)
 
 
 
@@ -99,7 +118,7 @@ def info_command(args: argparse.Namespace) -> int:
     infos = [describe_model(p, card) for p in shipped_models(folder)]
     if args.json:
         print(json.dumps([i.to_dict() for i in infos], indent=2))
-        return 0
+        return _status(infos)
     print(f"pneumo {__version__}; models in {folder}")
     if not infos:
         print(f"  none: {HOW_TO_GET_A_MODEL}")
@@ -109,8 +128,15 @@ def info_command(args: argparse.Namespace) -> int:
             line += f", input {i.input_size}x{i.input_size}"
         if i.threshold is not None:
             line += f", threshold {i.threshold:.3f}"
-        line += {True: ", sha256 ok", False: ", SHA256 MISMATCH", None: ""}[i.sha256_ok]
+        if i.integrity == "ok":
+            line += ", sha256 and card binding ok"
+        elif i.integrity is not None:
+            line += ", REFUSED"
+        else:
+            line += {True: ", sha256 ok", False: ", SHA256 MISMATCH", None: ""}[i.sha256_ok]
         print(line)
+        if i.integrity not in (None, "ok"):
+            print(f"    refused at load: {i.integrity}")
         if i.test_metrics:
             m = i.test_metrics
             print(
@@ -120,4 +146,9 @@ def info_command(args: argparse.Namespace) -> int:
             )
         if i.error:
             print(f"    error: {i.error}")
-    return 0
+    return _status(infos)
+
+
+def _status(infos: list[ModelInfo]) -> int:
+    """1 when a LiteRT model would be refused at load, else 0."""
+    return 1 if any(i.integrity not in (None, "ok") for i in infos) else 0

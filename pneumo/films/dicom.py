@@ -82,7 +82,8 @@ class DicomImage:
     warnings: tuple[str, ...] = ()
 
 
-def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True) -> DicomImage:
+def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True,
+               data: bytes | None = None) -> DicomImage:
     """Decode the first frame of the DICOM file ``path``.
 
     Reads the header and the first frame only, within the limits of
@@ -94,12 +95,14 @@ def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True) -> Dic
     Integer grayscale values are mapped through a per-file lookup table
     (:mod:`pneumo.films.lut`), which gives exactly the per-pixel arithmetic's
     result; ``lookup_table=False`` runs that arithmetic on every pixel instead
-    (the reference the tests compare with).
+    (the reference the tests compare with). ``data``: the file's bytes, when
+    they are already in memory (``path`` then only names the file).
     """
     configure_pydicom()
     try:
-        with open(path, "rb") as fh, ExitStack() as stack:
-            file_end = os.fstat(fh.fileno()).st_size
+        with (open(path, "rb") if data is None else io.BytesIO(data)) as fh, \
+                ExitStack() as stack:
+            file_end = os.fstat(fh.fileno()).st_size if data is None else len(data)
             try:
                 ds, stream = read_header(fh, path, stack)
             except FrameError as exc:

@@ -6,6 +6,11 @@ back as ``float32`` in ``[0, 1]`` with bright meaning dense (MONOCHROME1 is
 inverted). Colour sources are converted to BT.601 luma and flagged with
 ``ImageMetadata.is_color`` when their channels differ meaningfully.
 
+Only PNG, JPEG, TIFF, BMP (checked by their magic bytes, whatever the name;
+:func:`pneumo.films.sniff.sniff_raster`) and DICOM are decoded; any other
+content is refused before a decoder sees it, and Pillow is only ever asked
+for that one format, so no other plugin (EPS runs Ghostscript) can be reached.
+
 Limits (:mod:`pneumo.films.limits`): files over ``MAX_FILE_BYTES`` are refused
 from their size; DICOM files are read lazily (header and first frame), other
 images whole, up to ``MAX_RASTER_BYTES``; images over :data:`MAX_PIXELS`
@@ -14,23 +19,32 @@ decompression-bomb limit is set to the same value), and so is a decode whose
 estimated working memory passes ``MAX_DECODE_BYTES``.
 Truncated JPEG and PNG files are refused even when Pillow could decode them
 (a JPEG without end-of-image marker, a PNG without IEND chunk), whatever
-``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says.
+``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says. A JPEG that libjpeg reports as
+corrupt but decodes is warned about (:mod:`pneumo.films.damage`). Library
+warnings raised while decoding name the file (:mod:`pneumo.films.library_warnings`).
 """
 
 from __future__ import annotations
 
 import io
 import stat
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from pneumo.errors import UnreadableFileError, UnsupportedImageError, one_line
+from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError, one_line
 from pneumo.films import limits
-from pneumo.films.sniff import SNIFF_BYTES, sniff_dicom
+from pneumo.films.damage import damage_warning, jpeg_damage
+from pneumo.films.library_warnings import decoding
+from pneumo.films.sniff import (
+    ACCEPTED_FORMATS,
+    SNIFF_BYTES,
+    describe_content,
+    sniff_dicom,
+    sniff_raster,
+)
 
 MAX_PIXELS = limits.MAX_PIXELS
 """Largest image (width x height) accepted, for raster files and DICOM alike."""
@@ -102,10 +116,21 @@ def load_image(path: str | Path) -> LoadedImage:
     the problem.
     """
     path = Path(path)
+    with decoding(path):
+        return _load(path)
+
+
+def _load(path: Path) -> LoadedImage:
     if sniff_dicom(_read_bytes(path, SNIFF_BYTES)) is not None:
         from pneumo.films.dicom import read_dicom  # pydicom costs ~0.4 s: load it when needed
 
-        decoded = read_dicom(path, MAX_PIXELS)
+        try:
+            decoded = read_dicom(path, MAX_PIXELS)
+        except (ImageError, KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a Rust decoder's panic is a BaseException
+            raise UnreadableFileError(
+                path, f"pixel decoder failed ({type(exc).__name__}: {one_line(exc)})") from None
         gray, is_color = to_luma(decoded.pixels)
         meta = ImageMetadata(
             format="DICOM",
@@ -169,20 +194,19 @@ def _read_bytes(path: Path, limit: int, whole: bool = False) -> bytes:
 
 
 def _load_raster(path: Path, data: bytes) -> LoadedImage:
-    """Decode a non-DICOM file with Pillow (first frame only)."""
+    """Decode an accepted raster file with Pillow (first frame only)."""
+    accepted = sniff_raster(data)
+    if accepted is None:
+        raise UnsupportedImageError(path, _not_accepted(path, data))
     try:
-        # Pillow only warns between 1x and 2x its limit: make that an error too.
-        # (catch_warnings is process-wide and not thread-safe: a concurrent thread
-        # may briefly see this filter, which only affects that one category.)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+        # formats=: Pillow tries no other plugin, whatever the content claims.
+        img = Image.open(io.BytesIO(data), formats=[accepted])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UnsupportedImageError(
             path, f"image too large (more than {MAX_PIXELS:,} pixels)"
         ) from None
     except UnidentifiedImageError:
-        raise UnsupportedImageError(path, _unidentified(path)) from None
+        raise UnreadableFileError(path, f"corrupt {accepted} header") from None
     except Exception as exc:  # noqa: BLE001 - Pillow plugins raise many types on corrupt headers
         raise UnreadableFileError(path, f"corrupt image header ({one_line(exc)})") from None
     with img:
@@ -208,6 +232,10 @@ def _load_raster(path: Path, data: bytes) -> LoadedImage:
             del pixels
     if frames > 1:
         notes.append(f"multi-frame {fmt} ({frames} frames): only the first frame is used")
+    if accepted == "JPEG":
+        damage = jpeg_damage(data)
+        if damage is not None:
+            notes.append(damage_warning(damage))
     meta = ImageMetadata(
         format=fmt,
         width=gray.shape[1],
@@ -257,8 +285,10 @@ def _pil_pixels(img: Image.Image) -> tuple[np.ndarray, list[str]]:
     return np.asarray(rgb, dtype=np.float32) / np.float32(255.0), notes
 
 
-def _unidentified(path: Path) -> str:
+def _not_accepted(path: Path, data: bytes) -> str:
+    """Why content that is neither DICOM nor an accepted raster format is refused."""
+    what = describe_content(data)
+    content = f"{what} content" if what else "content of an unknown kind"
     suffix = path.suffix.lower()
-    if suffix:
-        return f"not a recognised image or DICOM file (content does not match its {suffix!r} name)"
-    return "not a recognised image or DICOM file"
+    named = f", named {suffix!r}" if suffix else ""
+    return f"not an accepted image format ({content}{named}; accepted: {ACCEPTED_FORMATS})"

@@ -1,8 +1,12 @@
 """Loading ``.tflite`` files into the LiteRT runtime (``ai_edge_litert``).
 
-One place reads a model's bytes, checks them against the model card's sha256
-and hands those same bytes to the interpreter, for both the classifier
-(:class:`pneumo.model.runner.ModelRunner`) and the Grad-CAM explainer.
+One place reads a model's bytes, checks them against the model card and hands
+those same bytes to the interpreter, for both the classifier
+(:class:`pneumo.model.runner.ModelRunner`) and the Grad-CAM explainer. The
+check fails closed (:func:`pneumo.model.binding.check_model_file`): a file the
+card does not list, a sha256 mismatch, a file without a card binding, or a
+card whose labels, threshold, preprocessing or model roles were edited since
+binding is refused with a message naming what is wrong.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pneumo.errors import ModelError, ModelIntegrityError, ModelNotFoundError
+from pneumo.errors import ModelError, ModelNotFoundError
+from pneumo.model.binding import check_model_file
 from pneumo.model.card import CARD_FILENAME, ModelCard
 
 
@@ -32,10 +37,11 @@ def open_model(
     num_threads: int = 2,
     verify: bool = True,
 ) -> OpenedModel:
-    """Read a ``.tflite`` once, check its sha256 against the card (the card
-    beside it by default) and load those same bytes, so the file cannot change
-    between check and load. Shared by :class:`ModelRunner` and the Grad-CAM
-    explainer."""
+    """Read a ``.tflite`` once, check it against the card (the card beside it by
+    default; see the module docstring) and load those same bytes, so the file
+    cannot change between check and load. ``verify=False`` skips the check
+    (for tools that inspect or produce models, never for results).
+    Shared by :class:`ModelRunner` and the Grad-CAM explainer."""
     path = Path(model_path)
     try:
         content = path.read_bytes()
@@ -45,7 +51,7 @@ def open_model(
         raise ModelError(f"{path}: cannot read model ({exc.strerror or exc})") from None
     card = card if card is not None else ModelCard.load(path.parent / CARD_FILENAME)
     if verify:
-        _verify_sha256(path, content, card)
+        check_model_file(path, content, card)
     return OpenedModel(path, card, content, load_interpreter(path, content, num_threads))
 
 
@@ -66,6 +72,16 @@ class LiteRTModel:
         self._path, self._card = loaded.path, loaded.card
         self._content = loaded.content  # the interpreter does not copy its buffer
         self._interpreter = loaded.interpreter
+        self._sha256: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        """sha256 (hex) of the model bytes actually loaded."""
+        if self._sha256 is None:
+            import hashlib
+
+            self._sha256 = hashlib.sha256(self._content).hexdigest()
+        return self._sha256
 
     @property
     def card(self) -> ModelCard:
@@ -86,16 +102,6 @@ class LiteRTModel:
     def input_size(self) -> int:
         """Side ``S`` of the square (S, S, 1) model input."""
         return self._card.preprocessing.input_size
-
-
-def _verify_sha256(path: Path, content: bytes, card: ModelCard) -> None:
-    import hashlib
-
-    expected = card.files.get(path.name)
-    if expected is not None and hashlib.sha256(content).hexdigest() != expected.lower():
-        raise ModelIntegrityError(
-            f"{path}: sha256 does not match its model card; the file was changed or corrupted"
-        )
 
 
 def load_interpreter(path: Path, content: bytes, num_threads: int) -> Any:

@@ -1,13 +1,18 @@
 """Where the shipped models live.
 
-``assets/`` at the top of the repository (beside the ``pneumo`` package)
-holds ``model.tflite`` and its ``model_card.json``. ``PNEUMO_ASSETS``
-overrides the folder and ``PNEUMO_MODEL`` the default model file.
+``assets/`` at the top of the repository holds ``model.tflite``, its
+``model_card.json`` and the sample films. It is installed as the package
+:data:`ASSETS_PACKAGE` (``setup.py`` maps that package onto ``assets/``), so a
+wheel or a non-editable ``pip install .`` carries the models and finds them
+through :mod:`importlib.resources`; a source checkout (``PYTHONPATH`` or an
+editable install) uses its own ``assets/``. ``PNEUMO_ASSETS`` overrides the
+folder and ``PNEUMO_MODEL`` the default model file; ``--model`` overrides both.
 """
 
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +22,8 @@ if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
 
 ASSETS_ENV = "PNEUMO_ASSETS"
+#: The installed package whose folder is ``assets/`` (see ``setup.py``).
+ASSETS_PACKAGE = "pneumo_assets"
 MODEL_ENV = "PNEUMO_MODEL"
 #: File names ``pneumo convert`` writes: the int8 classifier, the float model
 #: with the ``explain`` signature, and the Keras source model.
@@ -28,11 +35,34 @@ HOW_TO_GET_A_MODEL = "run `pneumo train` then `pneumo convert`, or pass --model"
 
 
 def assets_dir() -> Path:
-    """``$PNEUMO_ASSETS``, else the repository's top-level ``assets/`` folder."""
+    """``$PNEUMO_ASSETS``; else the ``assets/`` of the source checkout this
+    ``pneumo`` runs from; else the installed :data:`ASSETS_PACKAGE`.
+
+    The checkout comes first so that a checkout on ``PYTHONPATH`` never picks
+    up the models of another installed copy. When neither exists the
+    checkout's path is returned, for error messages that name it.
+    """
     env = os.environ.get(ASSETS_ENV)
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "assets"
+    checkout = Path(__file__).resolve().parents[2]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "assets").is_dir():
+        return checkout / "assets"
+    installed = installed_assets_dir()
+    return installed if installed is not None else checkout / "assets"
+
+
+def installed_assets_dir() -> Path | None:
+    """The folder of the installed :data:`ASSETS_PACKAGE`, or ``None``.
+
+    Only a package on the file system counts (a wheel install, an editable
+    install's mapping, a PyInstaller bundle): LiteRT opens models by path.
+    """
+    try:
+        root = resources.files(ASSETS_PACKAGE)
+    except ModuleNotFoundError:
+        return None
+    return root if isinstance(root, Path) and root.is_dir() else None
 
 
 def default_model_path() -> Path:
@@ -77,3 +107,25 @@ def keras_path(model_path: str | Path, card: ModelCard) -> Path:
     """The Keras source model of a classifier: the card's ``models.keras`` file
     beside ``model_path``, else :data:`KERAS_FILE` there (it may not exist)."""
     return Path(model_path).parent / (card.models.keras or KERAS_FILE)
+
+
+def explain_model_problem(model_path: str | Path, card: ModelCard) -> str | None:
+    """Why the float explain model of a classifier cannot be used, or ``None``.
+
+    Checks what can be checked without loading it: that the card names one,
+    that it exists, and that the card vouches for it (listed, sha256, card
+    binding; :func:`pneumo.model.binding.check_model_file`). The heat maps and
+    the out-of-distribution check both depend on it.
+    """
+    from pneumo.model.binding import binding_status
+
+    path = explainer_path(model_path, card)
+    if path is None:
+        return "the model card names no explain model"
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        return f"{path.name} not found beside {Path(model_path).name}"
+    except OSError as exc:
+        return f"{path}: cannot read model ({exc.strerror or exc})"
+    return binding_status(path, content, card)

@@ -24,6 +24,7 @@ from pathlib import Path
 from pneumo.checks.findings import Rule
 from pneumo.checks.gate import TRAINING_AGE_YEARS
 from pneumo.results.records import ScanRecord
+from pneumo.util.text import display_path, escape_text
 
 Labels = tuple[str, str]
 """The card's label names: (negative, positive)."""
@@ -289,20 +290,21 @@ def describe(
     state = row_state(record, labels, cancelled)
     policy = heatmap_policy(state)
     note = held_back_note(labels) if policy is HeatmapPolicy.ON_REQUEST else ""
+    name = display_path(path.name)
     if record is None:
-        headline, detail = path.name, state.value
+        headline, detail = name, state.value
     elif record.error is not None:
-        headline, detail = "ERROR", f"{path.name}: {record.error}"
+        headline, detail = "ERROR", f"{name}: {escape_text(record.error)}"
     else:
         p = float(record.probability or 0.0)
         headline = state_name(state, labels)
         detail = f"{labels[1].lower()} probability {p:.3f}"
         if threshold is not None:
             detail += f" {'≥' if p >= threshold else '<'} threshold {threshold:.3f}"
-    warnings = record.warnings if record is not None else ()
+    warnings = tuple(escape_text(w) for w in record.warnings) if record is not None else ()
     unreliable = is_unreliable(record)
     if unreliable:
         headline = f"{headline} · {UNRELIABLE}"
-    return ResultView(state, headline, detail, policy, note, path, tuple(warnings),
+    return ResultView(state, headline, detail, policy, note, path, warnings,
                       explain=state is not RowState.ERROR, unreliable=unreliable,
                       reasons=reasons(record))

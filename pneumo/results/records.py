@@ -19,10 +19,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pneumo.checks.findings import CheckFindings
 from pneumo.films.imaging import ImageMetadata
+from pneumo.util.text import display_path, escape_text
+
+if TYPE_CHECKING:
+    from pneumo.scanning.walk import Skipped
 
 #: Fields that identify the patient, left out of exports by default.
 IDENTIFIER_FIELDS = ("patient_id", "patient_name")
@@ -37,9 +41,13 @@ METADATA_FIELDS = (
     "body_part",
     "sop_instance_uid",
 )
+#: Provenance: the file's content and the model that judged it, and whether
+#: the result was answered from the result store (:mod:`pneumo.results.store`).
+PROVENANCE_FIELDS = ("content_sha256", "model_sha256", "from_store")
 #: Export columns, in order (identifiers only when asked for); the findings
 #: follow as ``checks`` (JSON) or :data:`CHECK_COLUMNS` (CSV).
-COLUMNS = ("path", "label", "probability", "error", "warnings", "unreliable", *METADATA_FIELDS)
+COLUMNS = ("path", "label", "probability", "error", "warnings", "unreliable", *METADATA_FIELDS,
+           *PROVENANCE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class ScanRecord:
 
     Exactly one of ``label``/``probability`` (both set) and ``error`` is set.
     DICOM fields are ``None`` when absent (always for PNG/JPEG files).
+    ``content_sha256`` and ``model_sha256`` (the file's and the model file's
+    sha256) are set by a scan through the result store; ``from_store`` says
+    the result was answered from the store without decoding the file.
     """
 
     path: Path
@@ -64,6 +75,9 @@ class ScanRecord:
     body_part: str | None = None
     sop_instance_uid: str | None = None
     checks: CheckFindings = field(default_factory=CheckFindings)
+    content_sha256: str | None = None
+    model_sha256: str | None = None
+    from_store: bool = False
 
     @property
     def ok(self) -> bool:
@@ -85,16 +99,23 @@ class ScanRecord:
         return cls(path=Path(path), **fields)
 
     def to_dict(self, include_identifiers: bool = False) -> dict[str, Any]:
-        """JSON-ready form; patient id and name only if ``include_identifiers``."""
+        """JSON-ready form; patient id and name only if ``include_identifiers``.
+
+        The path is in its :func:`~pneumo.util.text.display_path` form and
+        every text is escaped (:func:`~pneumo.util.text.escape_text`), so any
+        file name or DICOM field can be written as UTF-8 on one line.
+        """
         out: dict[str, Any] = {}
         for name in COLUMNS:
             if name in IDENTIFIER_FIELDS and not include_identifiers:
                 continue
             value = getattr(self, name)
             if name == "path":
-                value = str(value)
+                value = display_path(value)
             elif name == "warnings":
-                value = list(value)
+                value = [escape_text(w) for w in value]
+            elif isinstance(value, str):
+                value = escape_text(value)
             out[name] = value
         out["checks"] = self.checks.to_dict()
         return out
@@ -110,11 +131,15 @@ class ScanRecord:
             warnings = [w for w in warnings.split("; ") if w]
         probability = data.get("probability")
         checks = data.get("checks")
+        from_store = data.get("from_store")
         return cls(
             path=Path(str(data["path"])), label=_text_or_none(data.get("label")),
             probability=None if probability in (None, "") else float(probability),
             error=_text_or_none(data.get("error")), warnings=tuple(str(w) for w in warnings),
             checks=CheckFindings.from_dict(checks if isinstance(checks, Mapping) else data),
+            content_sha256=_text_or_none(data.get("content_sha256")),
+            model_sha256=_text_or_none(data.get("model_sha256")),
+            from_store=from_store in (True, "True", "true", "1"),
             **fields)
 
 
@@ -123,13 +148,23 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def format_record(record: ScanRecord) -> str:
-    """One human-readable line: label, probability and path (or the error)."""
+    """One human-readable line: label, probability and path (or the error).
+
+    Paths and texts are escaped (:mod:`pneumo.util.text`): a file name with a
+    newline or bytes that are not UTF-8 still gives exactly one line.
+    """
+    path = display_path(record.path)
     if record.error is not None:
-        return f"{'ERROR':<10} {'':>6}  {record.path}: {record.error}"
-    line = f"{record.label or '':<10} {record.probability or 0.0:6.3f}  {record.path}"
+        return f"{'ERROR':<10} {'':>6}  {path}: {escape_text(record.error)}"
+    line = f"{escape_text(record.label or ''):<10} {record.probability or 0.0:6.3f}  {path}"
     for warning in record.warnings:
-        line += f"  [warning: {warning}]"
+        line += f"  [warning: {escape_text(warning)}]"
     return line
+
+
+def format_skipped(item: Skipped) -> str:
+    """One line for a file the walk left out: ``SKIPPED  path: reason``."""
+    return f"{'SKIPPED':<10} {'':>6}  {display_path(item.path)}: {item.reason}"
 
 
 def summarize(records: Iterable[ScanRecord], labels: tuple[str, str]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import wait as wait_futures
 from pathlib import Path
@@ -22,7 +22,7 @@ from pneumo.errors import PneumoError
 from pneumo.results.records import ScanRecord
 from pneumo.scanning.pool import JobFailed, Outcome, WorkerCrashed, shared_pool
 from pneumo.scanning.prepare import Prepared, prepare, unexpected
-from pneumo.scanning.walk import InputProblem, iter_inputs
+from pneumo.scanning.walk import InputProblem, SkipHandler, iter_inputs
 
 if TYPE_CHECKING:
     from pneumo.checks.model_checks import ModelChecks
@@ -49,6 +49,8 @@ def scan(
     max_in_flight: int | None = None,
     pool: Pool | None = None,
     job: Any = prepare,
+    on_skip: SkipHandler | None = None,
+    lookup: Callable[[Path], ScanRecord | None] | None = None,
 ) -> Iterator[ScanRecord]:
     """Classify every image under ``paths``, yielding records in input order.
 
@@ -61,7 +63,8 @@ def scan(
     decoded ahead, so memory stays bounded however large the folder. Setting
     ``cancel`` stops the scan promptly: no further records are yielded, and
     files not yet started are dropped. ``threshold`` overrides the model
-    card's decision threshold.
+    card's decision threshold. Files the walk leaves out (hidden, not images)
+    go to ``on_skip`` with the reason.
 
     Every classified record carries the reliability checks' findings
     (``record.checks``). When the card holds an out-of-distribution or a
@@ -69,12 +72,17 @@ def scan(
     each classified image also gets its embedding (one more inference, in this
     same thread), both scores, and a warning when a rule fires; a known
     patient age decides the population rule (:mod:`pneumo.checks.findings`).
+
+    ``lookup`` (called in this thread, in input order, before a file is handed
+    to a worker) may answer a file with a finished record, which is then
+    yielded in its place without decoding the file (the result store's cache,
+    :func:`pneumo.scanning.stored.scan_stored`).
     """
     workers = max(1, int(workers))
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
     spec = runner.card.preprocessing
     pending: deque[ScanRecord | tuple[Path, Future[Outcome]]] = deque()
-    items = iter_inputs(paths)
+    items = iter_inputs(paths, on_skip)
     exhausted = False
     from pneumo.checks.model_checks import ModelChecks
 
@@ -90,7 +98,9 @@ def scan(
                 elif isinstance(item, InputProblem):
                     pending.append(ScanRecord(path=item.path, error=item.problem))
                 else:
-                    pending.append((item, pool.submit(job, item, spec)))
+                    known = lookup(item) if lookup is not None else None
+                    pending.append(known if known is not None
+                                   else (item, pool.submit(job, item, spec)))
             if not pending or _cancelled(cancel):
                 return
             head = pending.popleft()

@@ -1,0 +1,28 @@
+"""What the app says about a walk and about an unusable explain model (no Qt)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pneumo.scanning.walk import Skipped, describe_skipped
+from pneumo.util.text import display_path, escape_text
+
+
+def walk_note(paths: Iterable[Path], files: int, skipped: Iterable[Skipped]) -> str:
+    """What a walk found, for the worklist: ``"No image files in X (2 skipped: ...)"``
+    when there was nothing to scan, else the skipped files' count (or ``""``)."""
+    why = describe_skipped(skipped)
+    if files == 0:
+        where = ", ".join(display_path(p) for p in paths)
+        return f"No image files in {where}" + (f" ({why})" if why else "")
+    return why.capitalize() if why else ""
+
+
+def explain_problem_note(problem: str, checks: Sequence[str] = ()) -> str:
+    """The warning bar when the float explain model cannot be used: each of the
+    ``checks`` it feeds (``"out-of-distribution check"``...) and the heat maps
+    are unavailable, and why."""
+    items = [f"{check} unavailable" for check in checks] + ["heat maps unavailable"]
+    text = "; ".join(items)
+    return f"{text[0].upper()}{text[1:]} — {escape_text(problem)}"
