@@ -101,8 +101,6 @@ def test_cli_scan_of_the_hostile_folder(hostile: HostileFolder, tmp_path: Path) 
                               "1 not an image file (by name or content)")
 
 
-@pytest.mark.xfail(strict=False, reason="needs the decoder isolation and memory bounds of "
-                   "issue 14 items 1 and 3 (helper `decode`): GDCM aborts the process")
 def test_cli_scan_survives_decoder_crashes_and_memory_bombs(tmp_path: Path) -> None:
     if not SHIPPED.is_file():
         pytest.skip("no shipped model in assets/")

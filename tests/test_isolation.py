@@ -130,8 +130,9 @@ def test_headers_that_lie_about_their_pixels_are_refused_before_decoding(
     assert records["c_j2k.dcm"].error == (
         "DICOM header does not match its pixel data: Samples per Pixel says 3, "
         "but the JPEG 2000 stream has 1 component(s)")
-    # Bits Stored 7 in an 8-bit JPEG: no decoder used here trips over it.
-    assert records["d_bits.dcm"].error is None
+    assert records["d_bits.dcm"].error == (
+        "DICOM header does not match its pixel data: Bits Stored says 7, "
+        "but the JPEG stream has 8-bit samples")
 
 
 def _pids(pool: DecoderPool) -> list[int]:
@@ -143,3 +144,22 @@ def _pids(pool: DecoderPool) -> list[int]:
             return pids
         time.sleep(0.05)
     return pool.pids()
+
+
+def test_library_warnings_in_a_worker_are_reported_naming_the_file(
+    tmp_path: Path, runner: ModelRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What a decoder warns in its worker comes back with the file and is printed once."""
+    import io
+
+    path = tmp_path / "exif.jpg"
+    buf = io.BytesIO()
+    exif = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\x05\x00\x12\x01\x03\x00"  # IFD cut short
+    Image.fromarray((film(size=160, seed=6) * 255).astype(np.uint8)).save(buf, "JPEG", exif=exif)
+    path.write_bytes(buf.getvalue())
+    (record,) = scan([path], runner)
+    assert record.ok
+    named = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("pneumo: warning: ")]
+    assert len(named) == 1, named
+    assert named[0].startswith(f"pneumo: warning: {path}: UserWarning: Corrupt EXIF data")

@@ -2,11 +2,11 @@
 
 Native decoders size their buffers from one header and write from the other;
 where the two disagree they may crash or allocate without bound (GDCM aborts
-the process on a JPEG-LS frame smaller than Rows x Columns, or a JPEG 2000
-frame labelled RGB). :func:`check_frame` reads the few bytes that declare the
+the process on a JPEG-LS frame smaller than Rows x Columns, a JPEG 2000
+frame labelled RGB, or an 8-bit JPEG labelled Bits Stored 7). :func:`check_frame` reads the few bytes that declare the
 image in the codestream (JPEG and JPEG-LS start-of-frame, JPEG 2000 SIZ, the
 RLE segment table) and refuses a frame whose size, sample count or precision
-does not fit the DICOM attributes, before any decoder sees it.
+(or bit depth) does not fit the DICOM attributes, before any decoder sees it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ _JPEG_SYNTAXES = frozenset({uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPE
 _J2K_SYNTAXES = frozenset({uid.JPEG2000Lossless, uid.JPEG2000, uid.HTJ2KLossless,
                            uid.HTJ2KLosslessRPCL, uid.HTJ2K})
 # Start-of-frame markers: the DCT and lossless JPEG processes, and JPEG-LS (SOF55).
+_DCT_SYNTAXES = frozenset({uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit})
 _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD,
                   0xCE, 0xCF, 0xF7})
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
@@ -44,7 +45,7 @@ class FrameHeader:
 
 
 def check_frame(frame: bytes, syntax: str, rows: int, columns: int, samples: int,
-                bits_allocated: int) -> FrameHeader | None:
+                bits_allocated: int, bits_stored: int | None = None) -> FrameHeader | None:
     """Refuse (:class:`FrameMismatch`) a frame that does not fit the DICOM header.
 
     Returns what the codestream declares, or None for syntaxes that need no
@@ -73,6 +74,15 @@ def check_frame(frame: bytes, syntax: str, rows: int, columns: int, samples: int
     if header.precision > max(8, bits_allocated):
         raise FrameMismatch(
             f"Bits Allocated says {bits_allocated}, but the {header.kind} stream has "
+            f"{header.precision}-bit samples"
+        )
+    # The lossy JPEG processes hold exactly Bits Stored (8 or 12) bits (PS3.5 A.4.1);
+    # no stream can hold more bits than its precision.
+    exact = syntax in _DCT_SYNTAXES
+    if bits_stored and (bits_stored > header.precision
+                        or (exact and bits_stored != header.precision)):
+        raise FrameMismatch(
+            f"Bits Stored says {bits_stored}, but the {header.kind} stream has "
             f"{header.precision}-bit samples"
         )
     return header

@@ -169,7 +169,8 @@ def _decode_first_frame(path: Path, ds: Dataset, stream: BinaryIO, element: Pixe
         frame = read_first_frame(stream, ds, element, frame_bytes, frames)
         if element.encapsulated:
             check_frame(frame, syntax, int_attr(ds, "Rows") or 0, int_attr(ds, "Columns") or 0,
-                        int_attr(ds, "SamplesPerPixel") or 1, int_attr(ds, "BitsAllocated") or 0)
+                        int_attr(ds, "SamplesPerPixel") or 1, int_attr(ds, "BitsAllocated") or 0,
+                        int_attr(ds, "BitsStored"))
     except (FrameError, FrameMismatch) as exc:
         raise UnreadableFileError(path, f"DICOM header does not match its pixel data: {exc}"
                                   if isinstance(exc, FrameMismatch) else str(exc)) from None

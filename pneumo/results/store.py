@@ -211,6 +211,7 @@ class ResultStore:
                             "detail) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
     def _insert(self, sql: str, row: tuple[Any, ...]) -> int:
+        row = tuple(_storable(value) for value in row)
         with self._lock:
             try:
                 cursor = self._db.execute(sql, row)
@@ -246,6 +247,17 @@ class ResultStore:
 
 def _absolute(path: str | Path) -> str:
     return os.path.abspath(path)
+
+
+def _storable(value: Any) -> Any:
+    """``value``, with text SQLite cannot hold (a file name's undecodable bytes,
+    kept by Python as lone surrogates) written as backslash escapes."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 class _SetAside(Exception):

@@ -9,6 +9,7 @@ error record and the scan goes on.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +24,7 @@ from pneumo.results.records import ScanRecord
 from pneumo.scanning.pool import JobFailed, Outcome, WorkerCrashed, shared_pool
 from pneumo.scanning.prepare import Prepared, prepare, unexpected
 from pneumo.scanning.walk import InputProblem, SkipHandler, iter_inputs
+from pneumo.util.text import display_path, escape_text
 
 if TYPE_CHECKING:
     from pneumo.checks.model_checks import ModelChecks
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["ScanRecord", "scan"]
 
 _POLL_S = 0.05
+_NAMED = "pneumo: warning: "
 
 
 class Pool(Protocol):
@@ -137,7 +140,18 @@ def _prepared(path: Path, future: Future[Outcome]) -> Prepared:
     prepared = outcome.value
     if not isinstance(prepared, Prepared):
         return Prepared.failed(path, f"unexpected result from the decoder: {prepared!r:.100}")
+    report_messages(path, outcome.messages)
     return prepared.with_messages(outcome.messages)
+
+
+def report_messages(path: Path, messages: tuple[str, ...]) -> None:
+    """Print what the decoding libraries said about ``path`` in its worker, on this
+    process's standard error, one line each, naming the file (a line the worker
+    already named, :mod:`pneumo.films.library_warnings`, is printed as it is)."""
+    for message in messages:
+        line = message if message.startswith(_NAMED) else (
+            f"{_NAMED}{display_path(path)}: {escape_text(message)}")
+        print(line, file=sys.stderr, flush=True)
 
 
 def _cancelled(cancel: threading.Event | None) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -38,9 +39,12 @@ SCAN, MODEL_CHANGE, THRESHOLD_OVERRIDE = "scan", "model change", "threshold over
 
 
 def content_sha256(path: Path) -> str | None:
-    """sha256 (hex) of a file's bytes, or ``None`` when it cannot be read."""
+    """sha256 (hex) of a file's bytes, or ``None`` when it cannot be read (or is
+    not a regular file: opening a FIFO would wait for a writer forever)."""
     digest = hashlib.sha256()
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
         with open(path, "rb") as fh:
             while chunk := fh.read(_CHUNK):
                 digest.update(chunk)
