@@ -138,3 +138,12 @@ def _peak_rss(pid: int | str) -> int:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def test_reading_only_the_header_of_a_bomb_is_bounded_too(bombs: dict[str, Path]) -> None:
+    """The result store reads patient identifiers from headers in the scanning process."""
+    from pneumo.films.dicom import read_dicom_header
+
+    with pytest.raises(UnreadableFileError, match="inflates to more than the 128 MiB limit"):
+        read_dicom_header(bombs["deflated"])
+    assert str(read_dicom_header(bombs["good"]).PatientID) == "SYN-0042"

@@ -122,6 +122,19 @@ def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True,
         raise UnreadableFileError(path, f"cannot be read ({exc.strerror or exc})") from None
 
 
+def read_dicom_header(path: Path) -> Dataset:
+    """The data set of ``path`` up to its pixel data, read within the memory limits
+    (long values left on disk, a deflated data set inflated at most to its limit)."""
+    with open(path, "rb") as fh, ExitStack() as stack:
+        try:
+            ds, _stream = read_header(fh, path, stack)
+        except FrameError as exc:
+            raise UnreadableFileError(path, str(exc)) from None
+        for keyword in ("PatientID", "PatientName"):  # read them while the file is open
+            ds.get(keyword)
+        return ds
+
+
 def _read_image(path: Path, ds: Dataset, stream: BinaryIO, file_end: int, max_pixels: int,
                 lookup_table: bool) -> DicomImage:
     """Everything after the header: checks, the first frame, decoding, mapping."""

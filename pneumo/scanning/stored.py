@@ -125,11 +125,10 @@ def _identifiers(path: Path, stored: ScanRecord) -> tuple[str | None, str | None
     """Patient ID and name from a DICOM file's header (the store keeps neither)."""
     if stored.sop_instance_uid is None and stored.modality is None:
         return None, None
-    import pydicom
+    from pneumo.films.dicom import read_dicom_header
 
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True,
-                             specific_tags=["PatientID", "PatientName"])
+    try:  # bounded: a deflated file is not inflated whole in this process
+        ds = read_dicom_header(path)
     except Exception:  # noqa: BLE001 - the stored result stands without them
         return None, None
     return (str(ds.get("PatientID") or "").strip() or None,
