@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
 import pneumo
+from pneumo.checks.summary import check_summaries
 from pneumo.model.card import ModelCard
 
 NOT_FOR_DIAGNOSIS = (
@@ -101,6 +102,7 @@ def model_info_html(
                          + "".join(f"<td>{_fmt(values.get(k))}</td>" for k, _ in _METRIC_KEYS)
                          + "</tr>")
         parts.append("</table>")
+    parts += _checks_html(card)
     if card.files:
         parts.append("<h4>Files (sha256)</h4><table cellspacing='4'>")
         parts += [f"<tr><td>{_esc(f)}</td><td><tt>{_esc(h)}</tt></td></tr>"
@@ -108,6 +110,24 @@ def model_info_html(
         parts.append("</table>")
     parts.append(f"<p><b>{_esc(NOT_FOR_DIAGNOSIS)}</b></p>")
     return "".join(parts)
+
+
+def _checks_html(card: ModelCard) -> list[str]:
+    """The card's reliability checks and calibration: threshold, fitting, validation."""
+    checks = check_summaries(card)
+    if not checks:
+        return []
+    head = ("<h4>Reliability checks</h4><p>A film is flagged \"unreliable\" when a check "
+            "fires; as recorded in the model card.</p><table border='1' cellspacing='0' "
+            "cellpadding='3'><tr><th>check</th><th>threshold</th><th>fitted on</th>"
+            "<th>validation</th></tr>")
+    parts = [head]
+    for c in checks:
+        threshold = "none (changes no result)" if c.threshold is None else f"{c.threshold:.3g}"
+        parts.append(f"<tr><td>{_esc(c.name)}</td><td>{_esc(threshold)}</td>"
+                     f"<td>{_esc(c.fitted)}</td><td>{_esc(c.validation)}</td></tr>")
+    parts.append("</table>")
+    return parts
 
 
 def _metric_rows(card: ModelCard) -> list[tuple[str, dict[str, Any]]]:

@@ -1,9 +1,12 @@
-"""The ``pneumo`` command: ``scan`` and ``info`` here, other stages lazily.
+"""The ``pneumo`` command: the dispatcher of every subcommand.
 
-``pneumo train|convert|evaluate|gui ARGS`` hand ``ARGS`` to the stage's own
-``main`` (``train.cli``, ``convert.cli``, ``pneumo.evaluation.evaluate``,
+The core commands (``scan``, ``info``, ``history``, ``listen``, ...) are parsed
+by :mod:`pneumo.commands.parsers` and run from their own module in
+:mod:`pneumo.commands`, imported only when run. ``pneumo
+train|ensemble|convert|evaluate|gui ARGS`` hand ``ARGS`` to the stage's own
+``main`` (``train.cli``, ``convert.cli``, ``pneumo.commands.evaluate``,
 ``desktop.app``), imported only when asked for, so that ``pneumo scan`` never
-loads TensorFlow or Qt.
+loads TensorFlow or Qt; this module is the only one that reaches into a stage.
 
 Exit codes: 0 success; 1 a runtime error, or (``scan``) some files could not
 be classified while the others were still reported; 2 a usage error,
@@ -21,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumo import __version__
+from pneumo.commands.parsers import add_core_commands
 from pneumo.errors import PneumoError, UsageError
 
 _TF_HINT = "pip install 'pneumoscan[train]'"
@@ -112,96 +116,6 @@ def _run_stage(name: str, argv: list[str]) -> int:
     return int(rc or 0)
 
 
-# -- parser -------------------------------------------------------------------
-def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
-    """A command function imported only when the command runs."""
-
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        func: Callable[[argparse.Namespace], int] = getattr(importlib.import_module(module), name)
-        return int(func(args))
-
-    return run
-
-
-def _threshold(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return value
-
-
-def _workers(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {text}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
-
-
-def _store_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--store", metavar="FILE",
-                       help="the results store (default: $PNEUMO_STORE, else "
-                       "results.sqlite3 in the user data folder)")
-    group.add_argument("--no-store", action="store_true",
-                       help="neither read nor write the results store")
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
-    return value
-
-
-def _listen_parser(sub: Any) -> None:
-    listen = sub.add_parser(
-        "listen",
-        help="receive films over DICOM (C-STORE) and classify them as they arrive",
-        description="A DICOM Storage SCP: films sent to it are kept under --dir, classified "
-        "like scanned files and recorded in the results store; with --forward the SR and SC "
-        "of each result are sent to a PACS. Binds to 127.0.0.1 unless --host says otherwise. "
-        "Stops cleanly on SIGTERM or Ctrl-C.",
-    )
-    listen.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (127.0.0.1; 0.0.0.0 for every interface)")
-    listen.add_argument("--port", type=_port, default=11112, help="TCP port (11112)")
-    listen.add_argument("--ae-title", default="PNEUMOSCAN", help="our AE title (PNEUMOSCAN)")
-    listen.add_argument("--allow-ae", nargs="+", metavar="AET",
-                        help="accept associations only from these calling AE titles")
-    listen.add_argument("--forward", metavar="HOST:PORT:AET",
-                        help="send the SR and SC of each result to this PACS")
-    listen.add_argument("--dir", metavar="DIR", help="where received films and results are "
-                        "kept (default: the user data folder's listener/)")
-    listen.add_argument("--max-association-mb", type=_positive, default=4096, metavar="MB",
-                        help="abort an association that sends more than this (4096)")
-    listen.add_argument("--model", metavar="FILE", help="a .tflite model (default: shipped)")
-    listen.add_argument("--threshold", type=_threshold, help="override the card's threshold")
-    listen.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
-    _store_options(listen)
-    listen.set_defaults(func=_lazy("pneumo.commands.listen", "listen_command"))
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``pneumo`` argument parser (stage subcommands are listed, not parsed)."""
     parser = argparse.ArgumentParser(
@@ -211,127 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"pneumo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    scan = sub.add_parser(
-        "scan",
-        help="classify image files and folders",
-        description="Classify chest X-rays (PNG, JPEG, TIFF, BMP, DICOM). Folders are "
-        "walked recursively. Patient ID and name are left out of exports unless "
-        "--include-identifiers is given. Exit status: 0 all classified, 1 some files "
-        "failed (the rest are still reported), 2 usage error or no image files found.",
-    )
-    scan.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    scan.add_argument("--json", metavar="FILE|-", help="write results as JSON ('-': stdout)")
-    scan.add_argument("--csv", metavar="FILE", help="write results as CSV")
-    scan.add_argument("--model", metavar="FILE", help="a .tflite model (default: shipped)")
-    scan.add_argument("--workers", type=_workers, default=2, help="decoding processes (2)")
-    scan.add_argument(
-        "--include-identifiers",
-        action="store_true",
-        help="include patient ID and name in JSON/CSV exports",
-    )
-    scan.add_argument("--threshold", type=_threshold, help="override the card's threshold")
-    scan.add_argument("--dicom-out", metavar="DIR",
-                      help="write a DICOM SR and a Secondary Capture for each classified "
-                      "DICOM film into DIR (PNG/JPEG inputs are skipped)")
-    _store_options(scan)
-    scan.add_argument("--no-cache", action="store_true",
-                      help="classify every file again, even those the store already knows")
-    scan.set_defaults(func=_lazy("pneumo.commands.scan", "scan_command"))
-    history = sub.add_parser(
-        "history",
-        help="list earlier results and the audit trail",
-        description="List the results and audit rows (scans, exports, threshold overrides, "
-        "model changes) kept in the results store; PATH narrows them to a file (by path or "
-        "contents) or a folder.",
-    )
-    history.add_argument("path", nargs="?", metavar="PATH", help="a film or folder")
-    history.add_argument("--since", metavar="DATE", help="from this date (YYYY-MM-DD[THH:MM])")
-    history.add_argument("--json", action="store_true", help="print JSON")
-    history.add_argument("--store", metavar="FILE", help="the results store (default: "
-                         "$PNEUMO_STORE, else the user data folder)")
-    history.set_defaults(func=_lazy("pneumo.commands.history", "history_command"))
-    _listen_parser(sub)
-    info = sub.add_parser("info", help="show the shipped models")
-    info.add_argument("--json", action="store_true", help="print JSON")
-    info.set_defaults(func=_lazy("pneumo.commands.info", "info_command"))
-    fit_ood = sub.add_parser(
-        "fit-ood",
-        help="fit the out-of-distribution check and measure calibration",
-        description="Fit the out-of-distribution score (Mahalanobis distance on the float "
-        "model's embedding) on the training side of the card's patient split, set its "
-        "threshold on the validation side, measure calibration (ECE), and write both into "
-        "ASSETS_DIR/model_card.json. The model files are not changed.",
-    )
-    fit_ood.add_argument("assets", metavar="ASSETS_DIR", help="folder with the models and card")
-    fit_ood.add_argument("--data", required=True, metavar="DATA_DIR",
-                         help="labelled data (train/, val/, test/ of NORMAL/ and PNEUMONIA/)")
-    fit_ood.add_argument("--limit", type=_positive, metavar="N",
-                         help="use at most N training images")
-    fit_ood.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
-    fit_ood.set_defaults(func=_lazy("pneumo.commands.fit_ood", "fit_ood_command"))
-    self_test = sub.add_parser(
-        "self-test",
-        help="check this installation (models, DICOM decoders, Qt)",
-        description="Check the shipped models against their card's sha256, run one inference "
-        "on each, decode a small DICOM film in every supported transfer syntax and open the "
-        "app's window offscreen. One line per check; exit 0 only when all pass.",
-    )
-    self_test.add_argument("--no-window", action="store_true",
-                           help="skip the window check (a machine without Qt's libraries)")
-    self_test.add_argument("--timeout", type=float, default=180.0,
-                           help="seconds the window check may take (180)")
-    self_test.set_defaults(func=_lazy("pneumo.commands.self_test", "self_test_command"))
-    bind = sub.add_parser(
-        "bind",
-        help="bind a model folder's card to its model files",
-        description="Write the card's decision fields (labels, each file's threshold, "
-        "preprocessing, model roles) into each .tflite file the card lists, and update the "
-        "card's sha256 entries; models are refused at load when their card no longer matches. "
-        "Only files whose sha256 matches the card are bound. For model folders converted "
-        "before bindings existed.",
-    )
-    bind.add_argument("folder", nargs="?", metavar="FOLDER",
-                      help="folder with the models and card (default: the shipped assets)")
-    bind.add_argument("--force", action="store_true",
-                      help="re-bind files whose card was edited since (vouch for the card as is)")
-    bind.set_defaults(func=_lazy("pneumo.commands.bind", "bind_command"))
-    explain = sub.add_parser(
-        "explain",
-        help="write a picture of one film's result and Grad-CAM heat map",
-        description="Write the film with its Grad-CAM heat map (from the float LiteRT model) "
-        "and the result (label, probability, threshold) burnt into a caption, as PNG. "
-        "--layers animates Grad-CAM through every convolution layer of the Keras model "
-        "(needs TensorFlow: the train extra). Outputs are written atomically and never "
-        "over the input.",
-    )
-    explain.add_argument("file", metavar="FILE", help="one image file (PNG, JPEG, TIFF, BMP, DICOM)")
-    explain.add_argument("--out", metavar="OVERLAY.png",
-                         help="the picture (default: ./<stem>_explain.png; with --layers: none)")
-    explain.add_argument("--model", metavar="FILE", help="the classifier .tflite (default: shipped)")
-    explain.add_argument("--layers", action="store_true",
-                         help="animate Grad-CAM through the Keras model's convolution layers")
-    explain.add_argument("--gif", metavar="OUT.gif",
-                         help="where --layers writes the animation (default: ./<stem>_layers.gif)")
-    explain.set_defaults(func=_explain)
-    fit_pop = sub.add_parser(
-        "fit-population",
-        help="fit the population check (is a film like the training children?)",
-        description="Fit the population check: a logistic model on the float model's "
-        "embedding, the training side of the card's patient split (inside) against the "
-        "train/ films of OUTSIDE_DIR split by patient (outside, e.g. adults), each film also "
-        "seen under random crops, display curves, borders and burned-in text; threshold on "
-        "the inside validation films. Writes ASSETS_DIR/model_card.json; the model files "
-        "are not changed; no test/ folder is read.",
-    )
-    fit_pop.add_argument("assets", metavar="ASSETS_DIR", help="folder with the models and card")
-    fit_pop.add_argument("--data", required=True, metavar="DATA_DIR",
-                         help="the training data set (train/ of NORMAL/ and PNEUMONIA/)")
-    fit_pop.add_argument("--outside", required=True, metavar="OUTSIDE_DIR",
-                         help="films of another population (its train/ is used)")
-    fit_pop.add_argument("--l2", type=float, default=10.0, help="L2 strength (10)")
-    fit_pop.add_argument("--seed", type=int, default=0, help="split and variant seed (0)")
-    fit_pop.add_argument("--workers", type=_workers, default=2, help="decoding threads (2)")
-    fit_pop.set_defaults(func=_lazy("pneumo.commands.fit_population", "fit_population_command"))
+    add_core_commands(sub, explain=_explain)
     for name, (_, _, help_text) in STAGES.items():
         stage = sub.add_parser(name, help=help_text, add_help=False)
         stage.add_argument("args", nargs=argparse.REMAINDER)

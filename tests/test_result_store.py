@@ -268,3 +268,37 @@ def test_the_store_keeps_no_identifiers_yet_answers_carry_them(
     assert (second["patient_name"], second["patient_id"]) == ("Roe^Rita", "ID-777")
     data = default_store_path().read_bytes()
     assert b"Roe" not in data and b"ID-777" not in data
+
+
+def test_hashing_for_the_store_never_blocks_on_a_fifo_or_reads_a_device(tmp_path: Path) -> None:
+    """The store hashes a file before it is decoded; a FIFO named like an image
+    must not hang the scan (it is left to the loader, which refuses it)."""
+    from pneumo.scanning.stored import content_sha256
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    regular = tmp_path / "film.bin"
+    regular.write_bytes(b"abc")
+    assert content_sha256(fifo) is None
+    assert content_sha256(tmp_path / "missing.png") is None
+    assert content_sha256(regular) == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_and_answered_again(tmp_path: Path) -> None:
+    """Names are bytes on POSIX: one that is not UTF-8 must not break the store."""
+    folder = tmp_path / "films"
+    folder.mkdir()
+    name = os.fsdecode(b"bad_\xff.png")
+    Image.fromarray((film(seed=7) * 255).astype(np.uint8)).save(folder / name)
+    store = tmp_path / "store.sqlite3"
+    assert main(["scan", str(folder), "--store", str(store), "--json",
+                 str(tmp_path / "a.json")]) == 0
+    assert main(["scan", str(folder), "--store", str(store), "--json",
+                 str(tmp_path / "b.json")]) == 0
+    (first,), (second,) = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert first["path"] == second["path"] and "\\xff" in first["path"]
+    assert second["probability"] == first["probability"]
+    with ResultStore(store) as opened:
+        rows = opened.query("SELECT path FROM results")
+    assert [r["path"] for r in rows] == [first["path"]]

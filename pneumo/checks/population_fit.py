@@ -102,7 +102,7 @@ def film_features(explainer: Explainer, examples: Sequence[Example], variants: i
     """Features of each film and of ``variants`` random variants of it (seeded by
     ``seed`` and the film's position): decoding and variants on ``workers``
     threads, the explain model in this one."""
-    from pneumo.data.augment import random_variant
+    from pneumo.data.augment import seeded_variants
     from pneumo.films.imaging import load_image
     from pneumo.model.preprocess import preprocess
 
@@ -110,9 +110,7 @@ def film_features(explainer: Explainer, examples: Sequence[Example], variants: i
 
     def inputs_of(i: int) -> list[np.ndarray]:
         pixels = load_image(examples[i].path).pixels
-        rng = np.random.default_rng([seed, i])
-        return [preprocess(pixels, spec)] + [
-            preprocess(random_variant(pixels, rng), spec) for _ in range(variants)]
+        return [preprocess(p, spec) for p in [pixels, *seeded_variants(pixels, variants, seed, i)]]
 
     rows: list[np.ndarray] = []
     kinds: list[int] = []

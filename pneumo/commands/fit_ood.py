@@ -9,13 +9,19 @@ from pathlib import Path
 
 def fit_ood_command(args: argparse.Namespace) -> int:
     """``pneumo fit-ood``: fit the OOD model and calibration report into a card."""
-    from pneumo.model.ood import fit_card_ood
+    from pneumo.model.ood_fit import OodPlan, fit_card_ood
 
-    ood, cal = fit_card_ood(Path(args.assets), Path(args.data), limit=args.limit,
-                            workers=args.workers, log=print)
-    line = f"OOD threshold {ood.threshold:.2f} (validation pass rate {ood.pass_rate:.2f})"
-    if ood.measured is not None:
-        line += f"; test pass rate {ood.measured['test_pass_rate']:.3f}"
+    plan = OodPlan(variants=args.variants, seed=args.seed, limit=args.limit)
+    ood, cal = fit_card_ood(Path(args.assets), Path(args.data), plan, workers=args.workers,
+                            log=print)
+    measured = ood.measured or {}
+    line = f"OOD threshold {ood.threshold:.2f} ({ood.pass_rate:g} quantile of validation films)"
+    rates = [f"{name} {100 * measured[key]:.1f} %" for name, key in (
+        ("validation films", "validation_pass_rate"),
+        ("their variants", "validation_variants_pass_rate"),
+        ("test films", "test_pass_rate")) if measured.get(key) is not None]
+    if rates:
+        line += "; passing: " + ", ".join(rates)
     print(line)
     text = f"ECE validation {cal.ece_validation:.4f}"
     if cal.ece_test is not None:

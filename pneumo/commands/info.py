@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumo import __version__
+from pneumo.checks.summary import CheckSummary, check_summaries
 from pneumo.errors import ModelError
 from pneumo.model.card import ModelCard, sha256_file
 from pneumo.model.locate import KERAS_FILE
@@ -25,6 +26,8 @@ class ModelInfo:
     passes the load-time check (listed, sha256, card binding; see
     :func:`pneumo.model.binding.check_model_file`), else why it would be
     refused; ``None`` for Keras files, which the scan never loads.
+    ``checks`` are the card's reliability checks (:mod:`pneumo.checks.summary`),
+    which run whichever ``.tflite`` file classifies; none for Keras files.
     """
 
     path: Path
@@ -37,11 +40,13 @@ class ModelInfo:
     test_metrics: dict[str, Any] | None
     error: str | None = None
     integrity: str | None = None
+    checks: tuple[CheckSummary, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         data = asdict(self)
         data["path"] = str(self.path)
+        data["checks"] = [c.to_dict() for c in self.checks]
         return data
 
 
@@ -88,6 +93,7 @@ def describe_model(path: Path, card: ModelCard | None) -> ModelInfo:
         test_metrics=test,
         error=error,
         integrity=integrity,
+        checks=check_summaries(card) if card is not None and integrity is not None else (),
     )
 
 
@@ -146,6 +152,15 @@ def info_command(args: argparse.Namespace) -> int:
             )
         if i.error:
             print(f"    error: {i.error}")
+    checks = next((i.checks for i in infos if i.checks), ())
+    if checks:
+        print("  reliability checks and calibration (model card; the checks run whichever "
+              ".tflite file classifies):")
+    for check in checks:
+        threshold = "" if check.threshold is None else f": threshold {check.threshold:.3g}"
+        print(f"    {check.name}{threshold}")
+        print(f"      fitted: {check.fitted}")
+        print(f"      validation: {check.validation}")
     return _status(infos)
 
 

@@ -1,7 +1,8 @@
 """Film transforms that another site, scanner or export would apply to a film.
 
 Used to fit and to judge the population check (:mod:`pneumo.checks.population`)
-so that it learns what a film shows, not how one hospital's equipment writes
+and the out-of-distribution score (:mod:`pneumo.model.ood_fit`) so that they
+learn what a film shows, not how one hospital's equipment writes
 it: crops (which also change the aspect ratio the model input is squashed
 from), display curves (gamma, windows), borders and padding, burned-in text
 and markers, resampling blur and noise. Each function takes and returns a 2-D
@@ -104,3 +105,11 @@ def random_variant(pixels: np.ndarray, rng: np.random.Generator,
     for name in names:
         out = TRANSFORMS[name](out, rng)
     return out
+
+
+def seeded_variants(pixels: np.ndarray, count: int, seed: int, index: int) -> list[np.ndarray]:
+    """``count`` random variants of the film at position ``index`` of a data set, drawn
+    from ``numpy.random.default_rng([seed, index])``: the same film, seed and index
+    always give the same variants, in any order and on any thread."""
+    rng = np.random.default_rng([seed, index])
+    return [random_variant(pixels, rng) for _ in range(count)]

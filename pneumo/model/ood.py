@@ -3,7 +3,10 @@
 The float model's ``explain`` signature returns the 192-d pooled embedding of
 an image. :func:`fit_ood` fits class means and a shared (pooled within-class)
 covariance on the training side's embeddings and sets the threshold at the
-``pass_rate`` quantile of the *validation* distances (never test).
+``pass_rate`` quantile of the *validation* distances (never test). For a
+model folder, :mod:`pneumo.model.ood_fit` feeds it the training films *and*
+random variants of each (crops, borders, burned-in text, ...), so that a film
+framed another way is not unusual.
 :meth:`OodModel.distance` is the smallest Mahalanobis distance to a class
 mean; above :attr:`OodModel.threshold` the image is unusual for the model.
 
@@ -18,8 +21,7 @@ section (:attr:`pneumo.model.card.ModelCard.ood`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,9 +30,7 @@ from pneumo.errors import ModelError
 from pneumo.util.arrays import decode_floats, encode_floats
 
 if TYPE_CHECKING:
-    from pneumo.model.calibration import CalibrationReport
     from pneumo.model.gradcam import Explainer
-    from pneumo.model.runner import ModelRunner
 
 #: Format tag stored with the model, checked on load.
 KIND = "mahalanobis-ppca-v1"
@@ -170,75 +170,3 @@ def fit_ood(embeddings: np.ndarray, labels: np.ndarray, val_embeddings: np.ndarr
 def embed(explainer: Explainer, inputs: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     """Embeddings (N, d) of preprocessed inputs (N, S, S, 1)."""
     return np.stack([explainer.explain(x).embedding for x in inputs])
-
-
-def fit_card_ood(assets_dir: str | Path, data_dir: str | Path, *, limit: int | None = None,
-                 pass_rate: float = 0.99, workers: int = 2,
-                 log: Any = None) -> tuple[OodModel, CalibrationReport]:
-    """Fit the OOD model (and measure calibration) for the models in ``assets_dir``
-    and write both into their card; returns them.
-
-    Embeddings come from the float model's ``explain`` signature on the training
-    side of the card's patient split (at most ``limit`` images, drawn with the
-    split's sampling seed) and on the validation side (plus ``DATA/val`` when
-    present), which sets the threshold. Calibration (ECE, temperature) is
-    measured on the classifier's validation probabilities, and on ``DATA/test``
-    when present (measured only). The model files are not touched, so their
-    sha256 entries stay valid.
-    """
-    from pneumo.data.dataset import card_training_split, labels_of, list_examples, sample
-    from pneumo.errors import DataError
-    from pneumo.model.calibration import calibration_report
-    from pneumo.model.card import CARD_FILENAME, ModelCard
-    from pneumo.model.gradcam import Explainer
-    from pneumo.model.locate import FLOAT_FILE, INT8_FILE
-    from pneumo.model.runner import ModelRunner
-
-    assets, data = Path(assets_dir), Path(data_dir)
-    card_path = assets / CARD_FILENAME
-    card = ModelCard.load(card_path)
-    explainer = Explainer(assets / (card.models.explain or FLOAT_FILE), card)
-    classifier = ModelRunner(assets / (card.models.classify or INT8_FILE), card)
-    seed = card.split.sampling_seed
-    train, val = card_training_split(data, card)
-    if limit is not None:
-        train = sample(train, limit, seed)
-    if len(train) < 4 or not val:
-        raise DataError(f"{data}: too few images to fit ({len(train)} train, {len(val)} val)")
-    say = log or (lambda _msg: None)
-    say(f"embedding {len(train)} training and {len(val)} validation images")
-    train_emb, _ = _embed_paths(explainer, None, [e.path for e in train], workers)
-    val_emb, val_p = _embed_paths(explainer, classifier, [e.path for e in val], workers)
-    model = fit_ood(train_emb, labels_of(train), val_emb, pass_rate=pass_rate)
-    fitted_on = {**(model.fitted_on or {}), "data": str(data), "model": explainer.model_path.name,
-                 "split": f"card's patient split, seed {card.split.split_seed}; "
-                          "threshold from validation"}
-    test_y = test_p = None
-    measured = None
-    if (data / "test").is_dir():
-        test = list_examples(data / "test", card.labels)
-        test_emb, test_p = _embed_paths(explainer, classifier, [e.path for e in test], workers)
-        test_y = labels_of(test)
-        measured = {"test_images": len(test), "test_pass_rate": float(
-            np.mean(model.distances(test_emb) <= model.threshold))}
-    model = replace(model, fitted_on=fitted_on, measured=measured)
-    calibration = calibration_report(labels_of(val), val_p, test_y, test_p,
-                                     model=classifier.model_path.name)
-    card.with_updates(ood=model, calibration=calibration).save(card_path)
-    say(f"wrote {card_path}: OOD threshold {model.threshold:.2f}")
-    return model, calibration
-
-
-def _embed_paths(explainer: Explainer, classifier: ModelRunner | None, paths: Sequence[Path],
-                 workers: int, chunk: int = 128) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings (N, d) and classifier probabilities (N,) (zeros without one)."""
-    from pneumo.data.dataset import load_model_inputs
-
-    spec = explainer.card.preprocessing
-    embeddings, probs = [], []
-    for start in range(0, len(paths), chunk):
-        inputs = load_model_inputs(list(paths[start:start + chunk]), spec, workers=workers)
-        embeddings.append(embed(explainer, inputs))
-        probs.append(classifier.predict_batch(inputs) if classifier is not None
-                     else np.zeros(len(inputs)))
-    return np.concatenate(embeddings), np.concatenate(probs)

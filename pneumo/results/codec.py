@@ -27,7 +27,9 @@ __all__ = ["record_from_json", "record_to_json"]
 
 def record_to_json(record: ScanRecord) -> str:
     """Every field of ``record`` as compact JSON (identifiers included)."""
-    return json.dumps(_plain(record), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    # ASCII JSON: a lone surrogate (a file name or DICOM text that was not UTF-8)
+    # round-trips as \udcXX, where UTF-8 text could not hold it.
+    return json.dumps(_plain(record), separators=(",", ":"), sort_keys=True)
 
 
 def record_from_json(text: str) -> ScanRecord:

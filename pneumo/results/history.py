@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumo.errors import UsageError
-from pneumo.results.store import ResultStore
+from pneumo.results.store import ResultStore, stored_path
 from pneumo.results.store_rows import AuditEvent, StoredResult
 
 __all__ = ["EarlierResult", "History", "earlier_results", "film_history", "load_history",
@@ -59,7 +59,7 @@ def load_history(store: ResultStore, path: str | Path | None = None,
     event_args: list[Any] = []
     if path is not None:
         target = Path(path)
-        absolute = os.path.abspath(target)
+        absolute = stored_path(target)
         if target.is_dir():
             clause = "(path = ? OR path LIKE ? ESCAPE '\\')"
             values = [absolute, _like_prefix(absolute)]
@@ -90,7 +90,7 @@ def earlier_results(store: ResultStore, path: str | Path,
                     content_sha256: str | None = None) -> tuple[StoredResult, ...]:
     """A film's results, oldest first: rows for its path or for its contents
     (a copy elsewhere, or the same file moved)."""
-    absolute = os.path.abspath(path)
+    absolute = stored_path(path)
     rows = store.query("SELECT * FROM results WHERE path = ? OR content_sha256 = ? ORDER BY id",
                        (absolute, content_sha256))
     return tuple(StoredResult.from_row(r) for r in rows)

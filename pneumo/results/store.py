@@ -35,6 +35,7 @@ from pneumo.results.codec import record_to_json
 from pneumo.results.provenance import ModelIdentity, host_name, os_user, utc_now
 from pneumo.results.records import ScanRecord
 from pneumo.results.store_rows import AuditEvent, StoredResult
+from pneumo.util.text import display_path
 
 __all__ = ["AuditEvent", "ResultStore", "StoreError", "StoredResult", "default_store_path"]
 
@@ -190,10 +191,10 @@ class ResultStore:
     def add_result(self, record: ScanRecord, model: ModelIdentity, *, threshold: float,
                    origin: str = "scan") -> int:
         """Append one result row (patient ID and name left out); returns its id."""
-        row = (utc_now(), self._user, origin, _absolute(record.path), record.content_sha256,
+        row = (utc_now(), self._user, origin, stored_path(record.path), record.content_sha256,
                record.sop_instance_uid, model.sha256, model.name, model.analysis_key,
                threshold, record.probability, record.label, record.error,
-               json.dumps(list(record.warnings), ensure_ascii=False),
+               json.dumps(list(record.warnings)),
                record_to_json(replace(record, patient_id=None, patient_name=None)))
         return self._insert(
             "INSERT INTO results (time, user, origin, path, content_sha256, sop_instance_uid, "
@@ -205,8 +206,8 @@ class ResultStore:
                   detail: Mapping[str, Any] | None = None) -> int:
         """Append one audit row (who and when are filled in); returns its id."""
         row = (utc_now(), self._user, self._host, action,
-               None if path is None else _absolute(path), model_sha256,
-               json.dumps(dict(detail or {}), ensure_ascii=False, sort_keys=True, default=str))
+               None if path is None else stored_path(path), model_sha256,
+               json.dumps(dict(detail or {}), sort_keys=True, default=str))
         return self._insert("INSERT INTO events (time, user, host, action, path, model_sha256, "
                             "detail) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
@@ -245,8 +246,11 @@ class ResultStore:
         return str(rows[0]["model_sha256"]) if rows else None
 
 
-def _absolute(path: str | Path) -> str:
-    return os.path.abspath(path)
+def stored_path(path: str | Path) -> str:
+    """How the store keeps a path: absolute, in the one printable form of every
+    output (:func:`~pneumo.util.text.display_path`; a name that is not UTF-8
+    cannot go into SQLite's text as it is)."""
+    return display_path(os.path.abspath(path))
 
 
 def _storable(value: Any) -> Any:

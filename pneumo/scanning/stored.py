@@ -39,17 +39,22 @@ SCAN, MODEL_CHANGE, THRESHOLD_OVERRIDE = "scan", "model change", "threshold over
 
 
 def content_sha256(path: Path) -> str | None:
-    """sha256 (hex) of a file's bytes, or ``None`` when it cannot be read (or is
-    not a regular file: opening a FIFO would wait for a writer forever)."""
+    """sha256 (hex) of a regular file's bytes, or ``None`` when it cannot be read
+    or is not a regular file (a FIFO or device named like an image would block
+    or never end: it is opened without blocking and left to the loader to judge)."""
     digest = hashlib.sha256()
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            return None
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+        except OSError:
+            return None
     return digest.hexdigest()
 
 
