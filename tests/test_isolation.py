@@ -163,3 +163,24 @@ def test_library_warnings_in_a_worker_are_reported_naming_the_file(
              if line.startswith("pneumo: warning: ")]
     assert len(named) == 1, named
     assert named[0].startswith(f"pneumo: warning: {path}: UserWarning: Corrupt EXIF data")
+
+
+def test_recording_warnings_in_a_worker_keeps_pillows_bomb_limit_an_error() -> None:
+    """Jobs record every warning, but a decompression-bomb warning must still stop
+    the decode rather than become a note beside a result."""
+    import warnings
+
+    from PIL import Image
+
+    from pneumo.scanning.worker import run_job
+
+    def bomb() -> int:
+        warnings.warn("too many pixels", Image.DecompressionBombWarning)
+        return 1
+
+    def noisy() -> int:
+        warnings.warn("a library note", UserWarning)
+        return 2
+
+    assert run_job(bomb, ()) == (False, ("DecompressionBombWarning", "too many pixels"), ())
+    assert run_job(noisy, ()) == (True, 2, ("UserWarning: a library note",))

@@ -99,8 +99,12 @@ def run_job(function: Callable[..., Any], args: tuple[Any, ...],
             capture: _StderrCapture | None = None) -> tuple[bool, Any, tuple[str, ...]]:
     """Run ``function(*args)``; return ``(ok, value or (error type, text), messages)``."""
     lines: list[str] = []
+    from PIL import Image
+
     with warnings.catch_warnings(record=True) as caught, _stderr_into(capture, lines):
         warnings.simplefilter("always")
+        # Recording every warning must not turn Pillow's bomb limit into a note.
+        warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
         try:
             value, ok = function(*args), True
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, never lost
