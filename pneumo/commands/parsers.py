@@ -28,45 +28,45 @@ def lazy(module: str, name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
-def threshold_value(text: str) -> float:
+def _in_range(text: str, kind: type[int | float], low: float,
+              high: float | None) -> int | float:
+    """``text`` as an int or float from ``low`` to ``high`` (None: no upper bound),
+    or an :class:`argparse.ArgumentTypeError` saying what is wrong."""
     try:
-        value = float(text)
+        value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+        raise argparse.ArgumentTypeError(
+            f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+    if high is None and value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low:g}, got {text}")
+    if high is not None and not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}, got {text}")
     return value
+
+
+def threshold_value(text: str) -> float:
+    """A decision threshold, 0 to 1 (``--threshold``)."""
+    return float(_in_range(text, float, 0, 1))
 
 
 def workers_value(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 1 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 64, got {text}")
-    return value
+    """A number of worker processes or threads, 1 to 64 (``--workers``)."""
+    return int(_in_range(text, int, 1, 64))
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
-    return value
+    """An integer of at least 1 (``--limit``, ``--max-association-mb``)."""
+    return int(_in_range(text, int, 1, None))
 
 
 def count_value(text: str) -> int:
     """A count from 0 to 64 (``--variants``)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= 64:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 64, got {text}")
-    return value
+    return int(_in_range(text, int, 0, 64))
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (``--port``)."""
+    return int(_in_range(text, int, 0, 65535))
 
 
 def add_store_options(parser: argparse.ArgumentParser) -> None:
@@ -76,16 +76,6 @@ def add_store_options(parser: argparse.ArgumentParser) -> None:
                        "results.sqlite3 in the user data folder)")
     group.add_argument("--no-store", action="store_true",
                        help="neither read nor write the results store")
-
-
-def port_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, got {text}")
-    return value
 
 
 def _add_listen(sub: Any) -> None:
