@@ -160,9 +160,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    from pneumo.util.text import escape_text
+    from pneumo.util.text import error_line
 
-    print(f"pneumo: error: {escape_text(' '.join(message.split()))}", file=sys.stderr)
+    print(error_line(message), file=sys.stderr)
 
 
 def _exit_code(exc: SystemExit) -> int:

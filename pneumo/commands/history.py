@@ -26,7 +26,9 @@ def history_command(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise PneumoError(str(exc)) from None
     if store.notice:
-        print(f"pneumo: warning: {store.notice}", file=sys.stderr)
+        from pneumo.commands.outputs import warn
+
+        warn(store.notice)
     with store:
         history = load_history(store, args.path, since)
     if args.json:

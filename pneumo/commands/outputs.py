@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pneumo.errors import UsageError
+from pneumo.util.text import warning_line
 
 if TYPE_CHECKING:
     from pneumo.model.runner import ModelRunner
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def warn(message: str) -> None:
     """One ``pneumo: warning: ...`` line on standard error."""
-    print(f"pneumo: warning: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    print(warning_line(message), file=sys.stderr, flush=True)
 
 
 def open_store_or_warn(args: argparse.Namespace,
