@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 
 from pneumo.checks.findings import Rule
-from pneumo.checks.gate import TRAINING_AGE_YEARS
+from pneumo.checks.gate import TRAINING_AGE_YEARS, age_text
 from pneumo.results.records import ScanRecord
 from pneumo.util.text import display_path, escape_text
 
@@ -148,7 +148,7 @@ def reasons(record: ScanRecord | None) -> tuple[str, ...]:
     out: list[str] = []
     low, high = TRAINING_AGE_YEARS
     if found.fired(Rule.AGE) and found.patient_age_years is not None:
-        out.append(f"patient age {_years(found.patient_age_years)} is outside the training "
+        out.append(f"patient age {age_text(found.patient_age_years)} is outside the training "
                    f"population (children aged {low:g} to {high:g})")
     if found.fired(Rule.POPULATION):
         out.append(f"the film does not look like the training children aged {low:g} to "
@@ -161,10 +161,6 @@ def reasons(record: ScanRecord | None) -> tuple[str, ...]:
     fired = bool(found.rules)
     out += [w for w in record.warnings if not (fired and w.startswith(covered))]
     return tuple(out)
-
-
-def _years(age: float) -> str:
-    return f"{age:.0f} years" if age >= 2 else f"{12 * age:.0f} months"
 
 
 def filter_choices(labels: Labels) -> tuple[tuple[str, RowFilter], ...]:
