@@ -158,7 +158,7 @@ def _screenshot_when_done(app: QApplication, window: object, out: Path, timeout:
         rows = window.session.worklist.rows
         if not rows:
             return True
-        return str(rows[0].path) in settled and not window.session.view_busy()
+        return str(rows[0].path) in settled and not window.film_view.busy()
 
     def check() -> None:
         s = window.session
