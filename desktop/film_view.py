@@ -15,10 +15,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from desktop.events import DisplayImage, OverlayReady, ViewProblem
+from desktop.generator_worker import GeneratorWorker
 from desktop.image_panel import ImagePanel
 from desktop.session import Session
 from desktop.tags_panel import TagsPanel
-from desktop.workers import GeneratorWorker, view_events
+from desktop.workers import view_events
 from desktop.worklist_model import WorklistRow
 from pneumo.results.display import empty_heatmap_note, unavailable_note
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, TypeAlias
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
 from desktop.events import ExplainStatus, ModelFailed, WalkReport
+from desktop.generator_worker import GeneratorWorker
 from desktop.workers import (
     ExplainerHolder,
     ExplainerLike,
-    GeneratorWorker,
     default_explainer_factory,
     load_model_events,
     scan_events,
