@@ -25,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.viewer import PRESETS, ImageViewer
+from desktop.viewer import ImageViewer
+from desktop.windowing import PRESETS
 from pneumo.results.display import (
     NEUTRAL_COLOURS,
     NO_SELECTION,

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.worklist_filter import WorklistFilter
 from desktop.worklist_model import (
     COL_FILE,
     COL_PATIENT,
@@ -24,7 +25,6 @@ from desktop.worklist_model import (
     COL_RESULT,
     COL_STUDY,
     ROW_ROLE,
-    WorklistFilter,
     WorklistModel,
     WorklistRow,
 )
