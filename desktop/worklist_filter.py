@@ -1,13 +1,13 @@
 """Sorting and filtering the worklist: a proxy over
 :class:`~desktop.worklist_model.WorklistModel` by free text and result category
-(the categories are the core's, :func:`pneumo.results.display.filter_accepts`)."""
+(the categories are the core's, :func:`pneumo.results.worklist.filter_accepts`)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt
 
 from desktop.worklist_model import ROW_ROLE, SORT_ROLE, ModelIndex, WorklistRow
-from pneumo.results.display import RowFilter, filter_accepts, has_warnings
+from pneumo.results.worklist import RowFilter, filter_accepts, has_warnings
 
 
 class WorklistFilter(QSortFilterProxyModel):
@@ -26,7 +26,7 @@ class WorklistFilter(QSortFilterProxyModel):
         self.invalidate()
 
     def set_category(self, category: RowFilter) -> None:
-        """Keep the rows that pass ``category`` (see :func:`pneumo.results.display.filter_accepts`)."""
+        """Keep the rows that pass ``category`` (see :func:`pneumo.results.worklist.filter_accepts`)."""
         self._category = category
         self.invalidate()
 

@@ -26,17 +26,9 @@ from PySide6.QtGui import QBrush, QColor
 
 from desktop.result_style import warning_icon
 from pneumo.model.card import LABELS, ModelCard
-from pneumo.results.display import (
-    Labels,
-    RowState,
-    colours_for,
-    patient_text,
-    result_text,
-    row_state,
-    state_name,
-    study_text,
-)
+from pneumo.results.display import Labels, RowState, colours_for, row_state, state_name
 from pneumo.results.records import ScanRecord
+from pneumo.results.worklist import patient_text, result_text, study_text
 from pneumo.util.text import display_path, escape_text
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1

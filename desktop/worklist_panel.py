@@ -28,7 +28,7 @@ from desktop.worklist_model import (
     WorklistModel,
     WorklistRow,
 )
-from pneumo.results.display import RowFilter, count_text, filter_choices
+from pneumo.results.worklist import RowFilter, count_text, filter_choices
 
 COLUMN_WIDTHS = {COL_FILE: 170, COL_RESULT: 190, COL_PROBABILITY: 82, COL_PATIENT: 130,
                  COL_STUDY: 150}

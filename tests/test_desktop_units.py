@@ -36,8 +36,8 @@ from pneumo.errors import ModelNotFoundError
 from pneumo.films.imaging import load_image
 from pneumo.model.card import ModelCard
 from pneumo.model.preprocess import Preprocessing
-from pneumo.results.display import RowFilter
 from pneumo.results.records import ScanRecord
+from pneumo.results.worklist import RowFilter
 from pneumo.scanning.display import DISPLAY_LEVELS, display_levels, pyramid
 from tests.test_desktop_support import film, write_dicom, write_png
 
