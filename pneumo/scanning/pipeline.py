@@ -38,7 +38,7 @@ _POLL_S = 0.05
 class Pool(Protocol):
     """What :func:`scan` needs of a decoder pool (:class:`~pneumo.scanning.pool.DecoderPool`)."""
 
-    def submit(self, function: Any, *args: Any) -> Future[Outcome]: ...
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Outcome]: ...
 
 
 def scan(
@@ -50,7 +50,7 @@ def scan(
     threshold: float | None = None,
     max_in_flight: int | None = None,
     pool: Pool | None = None,
-    job: Any = prepare,
+    job: Callable[..., Prepared] = prepare,
     on_skip: SkipHandler | None = None,
     lookup: Callable[[Path], ScanRecord | None] | None = None,
 ) -> Iterator[ScanRecord]:

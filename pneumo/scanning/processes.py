@@ -48,11 +48,13 @@ def death_reason(exitcode: int | None) -> str:
     return f"decoder crashed (exit status {exitcode})"
 
 
-def kill(process: Any) -> None:
-    """SIGKILL ``process`` (it may be gone already)."""
+def kill(process: BaseProcess) -> None:
+    """SIGKILL ``process`` (it may be gone already, or not started)."""
+    if process.pid is None:
+        return
     try:
         os.kill(process.pid, signal.SIGKILL)
-    except (OSError, TypeError):
+    except OSError:
         pass
 
 
