@@ -1,13 +1,6 @@
-"""Background work: plain generator cores run by Qt workers on QThreadPool.
-
-Each job is a generator function (no Qt, testable alone) yielding events.
-:class:`GeneratorWorker` runs one, as ``job(cancel_event)``, on
-:meth:`QThreadPool.globalInstance` and re-emits each event through
-:attr:`WorkerSignals.yielded` (queued to the GUI thread), then ``finished``;
-an exception becomes ``errored``. Setting the worker's ``cancel`` event stops
-the generator at its next check. (superqt's ``thread_worker`` would add
-pygments and qtpy, slow the app's start-up, and stop a generator only between
-its events: ``bench/bench_dependencies.py``.)
+"""The app's background jobs: plain generators (no Qt, testable alone) yielding
+events, each run off the GUI thread by a
+:class:`~desktop.generator_worker.GeneratorWorker`.
 
 * :func:`scan_events` - find files, then classify them with the core
   :func:`pneumo.scanning.stored.scan_stored` (through the result store when one
@@ -22,13 +15,11 @@ its events: ``bench/bench_dependencies.py``.)
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from desktop.events import (
     DisplayImage,
@@ -49,7 +40,6 @@ if TYPE_CHECKING:
     from pneumo.results.store import ResultStore
     from pneumo.scanning.walk import Skipped
 
-E = TypeVar("E")
 FILE_BATCH = 200
 """Files announced per ``list[Path]`` event while a scan enumerates folders."""
 
@@ -60,62 +50,6 @@ class ExplainerLike(Protocol):
     def explain(self, model_input: np.ndarray) -> Explanation:
         """The heat map (h, w) in [0, 1], its raw peak, and the probability."""
         ...
-
-
-Job = Callable[[threading.Event], Iterator[E]]
-"""A generator job: called with the cancel event, yields events of type ``E``."""
-
-
-class WorkerSignals(QObject):
-    """Signals of a :class:`GeneratorWorker` (emitted from the pool thread)."""
-
-    yielded = Signal(object)
-    errored = Signal(str)
-    finished = Signal(bool)  # True when cancelled
-
-
-class GeneratorWorker(QRunnable, Generic[E]):
-    """Run ``job(cancel_event)`` (a generator of ``E`` events) on the pool."""
-
-    def __init__(self, job: Job[E]) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
-        self.signals = WorkerSignals()
-        self.cancel_event = threading.Event()
-        self._job = job
-        self.done = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the generator to stop; ``finished(True)`` follows promptly."""
-        self.cancel_event.set()
-
-    def start(self) -> GeneratorWorker[E]:
-        """Queue the worker on the global thread pool; returns self."""
-        QThreadPool.globalInstance().start(self)
-        return self
-
-    def run(self) -> None:
-        """Pool-thread body: iterate the generator, emit events; never raises."""
-        events: Iterator[E] | None = None
-        try:
-            events = self._job(self.cancel_event)
-            for event in events:
-                if self.cancel_event.is_set():
-                    break
-                self.signals.yielded.emit(event)
-        except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self.signals.errored.emit(detail)
-            traceback.print_exc()
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                try:
-                    close()  # runs the job's cleanup (e.g. the scan's decoder pool) now
-                except Exception:  # noqa: BLE001
-                    traceback.print_exc()
-            self.done.set()
-            self.signals.finished.emit(self.cancel_event.is_set())
 
 
 # -- scanning --------------------------------------------------------------------

@@ -9,7 +9,6 @@ process (``terminate called``, exit 134).
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from pathlib import Path
@@ -25,33 +24,44 @@ from pydicom.uid import (
 from tests import synth
 
 GiB = 1024**3
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def deflated_bomb(path: Path, inflated_bytes: int = 2 * GiB) -> Path:
     """A deflated DICOM whose private OB element inflates to ``inflated_bytes`` of zeros.
 
-    The file is a few megabytes (a valid film follows the element); pydicom
-    itself would inflate all of it into memory before reading a tag.
+    The file is about a megabyte (a valid film follows the element); pydicom
+    itself would inflate all of it into memory before reading a tag. The zeros
+    are one independently flushed deflate block of 64 MiB, repeated, so
+    building even a 2 GiB bomb takes a fraction of a second.
     """
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
     ds = synth.windowed_dataset(synth.film())
-    block = ds.private_block(0x0009, "PNEUMO BOMB", create=True)
-    block.add_new(0x00, "OB", bytes(16))
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    deflated = io.BytesIO()
-    ds.save_as(deflated, enforce_file_format=True)
-    data = deflated.getvalue()
-    (group_length,) = struct.unpack("<I", data[140:144])  # (0002,0000) UL at offset 132
-    meta = data[: 144 + group_length]
-    body = zlib.decompress(data[len(meta):], -zlib.MAX_WBITS)
-    small = struct.pack("<HH2sHI", 0x0009, 0x1000, b"OB", 0, 16)
-    at = body.index(small)
-    compressor = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
-    chunks = [compressor.compress(body[:at] + small[:8] + struct.pack("<I", inflated_bytes))]
-    zeros = bytes(16 * 1024 * 1024)
-    for start in range(0, inflated_bytes, len(zeros)):
-        chunks.append(compressor.compress(zeros[: min(len(zeros), inflated_bytes - start)]))
-    chunks += [compressor.compress(body[at + len(small) + 16:]), compressor.flush()]
-    path.write_bytes(meta + b"".join(chunks))
+    meta = ds.file_meta
+    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    head, tail = DicomBytesIO(), DicomBytesIO()
+    head.is_little_endian = tail.is_little_endian = True
+    head.is_implicit_VR = tail.is_implicit_VR = False
+    write_dataset(head, ds[:0x00090000])
+    head.write(b"\x09\x00\x10\x00LO\x04\x00BOMB")  # private creator (0009,0010)
+    head.write(b"\x09\x00\x10\x10OB\x00\x00" + struct.pack("<I", inflated_bytes))  # (0009,1010)
+    write_dataset(tail, ds[0x00090000:])
+
+    def raw(data: bytes, final: bool = False) -> bytes:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+        return packer.compress(data) + packer.flush(zlib.Z_FINISH if final else
+                                                    zlib.Z_FULL_FLUSH)
+
+    block = 64 * 1024 * 1024
+    whole, rest = divmod(inflated_bytes, block)
+    zeros = (raw(bytes(block)) * whole if whole else b"") + (raw(bytes(rest)) if rest else b"")
+    preamble = DicomBytesIO()
+    preamble.write(b"\0" * 128 + b"DICM")
+    write_file_meta_info(preamble, meta, enforce_standard=True)
+    path.write_bytes(preamble.getvalue() + raw(head.getvalue()) + zeros
+                     + raw(tail.getvalue(), final=True))
     return path
 
 
@@ -62,20 +72,30 @@ def huge_rows_columns(path: Path, rows: int = 60_000, columns: int = 60_000) -> 
     return synth.save(ds, path)
 
 
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    """One PNG chunk: length, type, payload and its CRC."""
+    return (struct.pack(">I", len(payload)) + kind + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
+
+
+def uniform_png(width: int, height: int, grey: int = 0) -> bytes:
+    """A valid RGB PNG of ``width`` x ``height`` pixels of one grey, built without
+    the pixels in memory (its zlib stream compressed 256 rows at a time)."""
+    row = b"\x00" + bytes([grey]) * (3 * width)  # filter type 0, then RGB samples
+    packer = zlib.compressobj(9)
+    block = row * 256
+    parts = [packer.compress(block if height - start >= 256 else row * (height - start))
+             for start in range(0, height, 256)]
+    parts.append(packer.flush())
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (PNG_MAGIC + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", b"".join(parts))
+            + png_chunk(b"IEND", b""))
+
+
 def huge_png(path: Path, side: int = 10_000) -> Path:
     """A valid ``side`` x ``side`` RGB PNG of one grey: under a megabyte on disk,
     ``3 * side**2`` bytes decoded (300 MB; 2.5 GB once converted to float)."""
-    row = b"\x00" + bytes([90]) * (3 * side)  # filter type 0, then RGB samples
-    compressor = zlib.compressobj(1)
-    idat = b"".join(compressor.compress(row) for _ in range(side)) + compressor.flush()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(
-            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat)
-                     + chunk(b"IEND", b""))
+    path.write_bytes(uniform_png(side, side, 90))
     return path
 
 

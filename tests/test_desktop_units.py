@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 
 from desktop.settings import AppSettings
 from desktop.tags_panel import tag_rows
-from desktop.viewer import window_lut
+from desktop.windowing import window_lut
 from desktop.workers import (
     DisplayImage,
     ExplainerHolder,
@@ -25,19 +25,19 @@ from desktop.workers import (
     scan_events,
     view_events,
 )
+from desktop.worklist_filter import WorklistFilter
 from desktop.worklist_model import (
     COL_PATIENT,
     COL_PROBABILITY,
     COL_RESULT,
-    WorklistFilter,
     WorklistModel,
 )
 from pneumo.errors import ModelNotFoundError
 from pneumo.films.imaging import load_image
 from pneumo.model.card import ModelCard
 from pneumo.model.preprocess import Preprocessing
-from pneumo.results.display import RowFilter
 from pneumo.results.records import ScanRecord
+from pneumo.results.worklist import RowFilter
 from pneumo.scanning.display import DISPLAY_LEVELS, display_levels, pyramid
 from tests.test_desktop_support import film, write_dicom, write_png
 

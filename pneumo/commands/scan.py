@@ -127,7 +127,9 @@ def _print_line(line: str, progress: tqdm[None] | None, warning: bool = False) -
     """Print a result line to standard output (a warning to standard error),
     above the progress bar if there is one."""
     if warning:
-        line = f"pneumo: warning: {' '.join(line.split())}"
+        from pneumo.util.text import warning_line
+
+        line = warning_line(line)
     stream = sys.stderr if warning else sys.stdout
     if progress is None:
         print(line, file=stream, flush=True)

@@ -24,7 +24,7 @@ from pneumo.results.records import ScanRecord
 from pneumo.scanning.pool import JobFailed, Outcome, WorkerCrashed, shared_pool
 from pneumo.scanning.prepare import Prepared, prepare, unexpected
 from pneumo.scanning.walk import InputProblem, SkipHandler, iter_inputs
-from pneumo.util.text import display_path, escape_text
+from pneumo.util.text import WARNING_PREFIX, warning_line
 
 if TYPE_CHECKING:
     from pneumo.checks.model_checks import ModelChecks
@@ -33,13 +33,12 @@ if TYPE_CHECKING:
 __all__ = ["ScanRecord", "scan"]
 
 _POLL_S = 0.05
-_NAMED = "pneumo: warning: "
 
 
 class Pool(Protocol):
     """What :func:`scan` needs of a decoder pool (:class:`~pneumo.scanning.pool.DecoderPool`)."""
 
-    def submit(self, function: Any, *args: Any) -> Future[Outcome]: ...
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Outcome]: ...
 
 
 def scan(
@@ -51,7 +50,7 @@ def scan(
     threshold: float | None = None,
     max_in_flight: int | None = None,
     pool: Pool | None = None,
-    job: Any = prepare,
+    job: Callable[..., Prepared] = prepare,
     on_skip: SkipHandler | None = None,
     lookup: Callable[[Path], ScanRecord | None] | None = None,
 ) -> Iterator[ScanRecord]:
@@ -149,8 +148,7 @@ def report_messages(path: Path, messages: tuple[str, ...]) -> None:
     process's standard error, one line each, naming the file (a line the worker
     already named, :mod:`pneumo.films.library_warnings`, is printed as it is)."""
     for message in messages:
-        line = message if message.startswith(_NAMED) else (
-            f"{_NAMED}{display_path(path)}: {escape_text(message)}")
+        line = message if message.startswith(WARNING_PREFIX) else warning_line(message, path)
         print(line, file=sys.stderr, flush=True)
 
 

@@ -30,19 +30,20 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any, Self
 
 from pneumo.films import limits
-from pneumo.scanning.processes import death_reason, kill, start_context
-from pneumo.scanning.worker import (
-    RETIRED,
-    JobFailed,
-    Outcome,
-    WorkerCrashed,
-    WorkerSettings,
-    worker_main,
+from pneumo.scanning.processes import (
+    ask_to_stop,
+    death_reason,
+    kill,
+    reap,
+    start_context,
+    start_worker,
 )
+from pneumo.scanning.worker import RETIRED, JobFailed, Outcome, WorkerCrashed, WorkerSettings
 
 #: Jobs a worker holds at once: the running one and the next.
 PREFETCH = 2
@@ -63,9 +64,9 @@ class _Task:
 
 @dataclass(eq=False)
 class _Worker:
-    process: Any
-    conn: Any
-    held: Any
+    process: BaseProcess
+    conn: Connection
+    held: Any  # the budget's bytes it holds, shared with it (a multiprocessing value)
     tasks: deque[_Task] = field(default_factory=deque)
     killed: str | None = None
 
@@ -166,7 +167,7 @@ class DecoderPool:
                 if not self._staff():
                     continue
                 self._dispatch()
-                waitables = [self._wake_r]
+                waitables: list[Connection | int] = [self._wake_r]
                 for w in self._workers:
                     waitables += [w.conn, w.process.sentinel]
             ready = wait(waitables, timeout=self._next_deadline())
@@ -195,7 +196,8 @@ class DecoderPool:
             live.remove(idle)
         try:
             for _ in range(self._target - len(live)):
-                self._workers.append(self._start_worker())
+                self._workers.append(
+                    _Worker(*start_worker(self._ctx, self._budget, self._settings)))
         except Exception as exc:  # noqa: BLE001 - out of processes, memory, file handles
             if self._workers:
                 return True
@@ -209,16 +211,6 @@ class DecoderPool:
                 self._lock.acquire()
             return False
         return True
-
-    def _start_worker(self) -> _Worker:
-        parent_end, child_end = self._ctx.Pipe()
-        held = self._ctx.Value("q", 0, lock=False)
-        process = self._ctx.Process(
-            target=worker_main, args=(child_end, self._budget, held, self._settings),
-            name="pneumo-decoder", daemon=True)
-        process.start()
-        child_end.close()
-        return _Worker(process, parent_end, held)
 
     def _dispatch(self) -> None:
         for w in self._workers:
@@ -293,10 +285,7 @@ class DecoderPool:
 
     def _retire(self, w: _Worker) -> None:
         self._workers.remove(w)
-        try:
-            w.conn.send(None)
-        except OSError:
-            pass
+        ask_to_stop(w.conn)
         w.conn.close()
 
     def _shut_down(self) -> None:
@@ -309,15 +298,8 @@ class DecoderPool:
             for task in w.tasks:
                 if not task.future.done():
                     task.future.set_exception(WorkerCrashed("the decoder pool was closed"))
-            try:
-                w.conn.send(None)
-            except OSError:
-                pass
-        deadline = time.monotonic() + 1.0
-        for w in workers:
-            w.process.join(max(0.0, deadline - time.monotonic()))
-            if w.process.is_alive():
-                kill(w.process)
+            ask_to_stop(w.conn)
+        reap(w.process for w in workers)
 
 
 _shared: DecoderPool | None = None

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pneumo.results.provenance import ModelIdentity
+from pneumo.results.provenance import MODEL_CHANGE, SCAN, THRESHOLD_OVERRIDE, ModelIdentity
 from pneumo.results.records import ScanRecord
 from pneumo.results.store import ResultStore, StoreError
 from pneumo.scanning.pipeline import scan
@@ -34,8 +34,6 @@ __all__ = ["content_sha256", "record_scan_start", "scan_stored"]
 
 _CHUNK = 1 << 20
 
-# Audit actions.
-SCAN, MODEL_CHANGE, THRESHOLD_OVERRIDE = "scan", "model change", "threshold override"
 
 
 def content_sha256(path: Path) -> str | None:

@@ -30,7 +30,12 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from pneumo.films.limits import MemoryBudget
 
 #: Most messages kept per job, and most characters per message.
 MAX_MESSAGES = 8
@@ -64,7 +69,8 @@ class WorkerSettings:
     opencv_threads: int = 1
 
 
-def worker_main(conn: Any, budget: Any, held: Any, settings: WorkerSettings) -> None:
+def worker_main(conn: Connection, budget: MemoryBudget, held: Any,
+                settings: WorkerSettings) -> None:
     """Entry point of a worker process: serve jobs until told to stop.
 
     A worker whose job ran out of memory, or that has grown by more than half
@@ -113,7 +119,7 @@ def run_job(function: Callable[..., Any], args: tuple[Any, ...],
     return ok, value, _tidy(lines)
 
 
-def _start_up(budget: Any, held: Any, settings: WorkerSettings) -> None:
+def _start_up(budget: MemoryBudget, held: Any, settings: WorkerSettings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the parent's to handle
     import cv2
 
