@@ -1,120 +1,273 @@
-"""End-to-end speed on clinical-size files: decode, preprocess, classify, explain.
+"""Scan speed on clinical-size DICOM, per transfer syntax, against a minimal reference.
 
-Generates full-size CR/DX-like DICOM files (2,500-3,000 px, 12 and 16 bit,
-uncompressed and RLE) from real test films, then times each stage of the
-app's path for one file, and a whole ``pneumo scan`` of the folder with 1 and
-2 decoding workers. Prints a Markdown table.
+Generates full-size CR/DX-like files (real test films upscaled to 2,500-3,000
+px; 12-bit windowed and 16-bit full-range uncompressed, RLE, JPEG 2000,
+JPEG-LS, JPEG lossless and 12-bit JPEG Extended, optionally with
+detector-like noise) and prints, per syntax, in one run:
 
-    python bench/bench_scan.py [--data ../shared/data/chest_xray] [--files 12]
+- files/s of ``pneumo scan`` (:func:`pneumo.scanning.pipeline.scan` with the
+  shipped models: decoding workers, preprocessing, int8 classification and
+  the float model's out-of-distribution score), with the pool already started;
+- files/s of the minimal reference: pydicom decode + ``cv2.resize``
+  (``INTER_AREA``) to 224 px, nothing else, one thread, same decoders;
+- their ratio (scan cost per file over the reference's);
+- the CPU milliseconds per file of both (the scan's summed over the scanning
+  process and its workers), which other work on the machine disturbs far
+  less than files/s, and their ratio;
+- the same scan with decoding threads instead of processes (``--threads``).
+
+Then one uncompressed file end to end in one thread (decode, preprocess,
+classify, out-of-distribution score), and the peak memory (scanning process
+plus workers, each one's peak added up) of a scan of 200 and 1,000 files.
+
+    python bench/bench_scan.py [--data ../shared/data/chest_xray] [--files 16]
+        [--noise 0] [--threads] [--rss 200,1000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT / "tests"))
+sys.path.insert(0, str(REPO_ROOT / "bench"))
 
-from pneumo.films.imaging import load_image
-from pneumo.model.locate import assets_dir
-from pneumo.model.preprocess import preprocess
-
-
-def write_clinical_dicoms(films: list[Path], out: Path) -> list[Path]:
-    """Upscale films to detector size and write them as DICOM, alternating
-    12-bit windowed, 16-bit full range, RLE-compressed."""
-    from pydicom.uid import RLELossless
-
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
-    import synth  # the test suite's DICOM writers
-
-    paths = []
-    for i, film in enumerate(films):
-        arr = np.asarray(Image.open(film).convert("L"))
-        long_side = 2500 + 250 * (i % 3)
-        scale = long_side / max(arr.shape)
-        size = (round(arr.shape[1] * scale), round(arr.shape[0] * scale))
-        big8 = np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.BICUBIC))
-        path = out / f"clinical_{i:02d}.dcm"
-        if i % 3 == 0:
-            synth.write_dicom_windowed(big8, path)
-        elif i % 3 == 1:
-            synth.write_dicom_full16((big8.astype(np.uint16) * 257), path)
-        else:
-            ds = synth.windowed_dataset(big8)
-            ds.compress(RLELossless)
-            synth.save(ds, path)
-        paths.append(path)
-    return paths
+from bench_decoders import clinical_film, twelve_bit
 
 
-def _median_ms(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+def syntaxes() -> dict[str, Any]:
+    """Syntax label -> (pydicom UID or None for native, bits)."""
+    from pydicom import uid
+
+    return {
+        "uncompressed 12-bit": (None, 12),
+        "uncompressed 16-bit": (None, 16),
+        "RLE": (uid.RLELossless, 12),
+        "JPEG lossless": (uid.JPEGLosslessSV1, 12),
+        "JPEG-LS": (uid.JPEGLSLossless, 12),
+        "JPEG 2000": (uid.JPEG2000Lossless, 12),
+        "JPEG Extended 12-bit": (uid.JPEGExtended12Bit, 12),
+    }
+
+
+def write_films(data: Path, out: Path, files: int, noise: float) -> dict[str, list[Path]]:
+    """``files`` DICOM files per syntax, each from a different real film."""
+    import synth
+
+    folders: dict[str, list[Path]] = {}
+    sources = [clinical_film(data, 2500 + 250 * (i % 3), i) for i in range(files)]
+    for label, (syntax, bits) in syntaxes().items():
+        folder = out / label.replace(" ", "_")
+        folder.mkdir()
+        paths = []
+        for i, film8 in enumerate(sources):
+            stored = twelve_bit(film8, noise, seed=i)
+            if bits == 16:
+                stored = np.clip(stored.astype(np.int64) * 16 + 8, 0, 65535).astype(np.uint16)
+                ds = synth.dicom_dataset(stored, 16, WindowCenter=32768.0, WindowWidth=65536.0)
+            else:
+                ds = synth.dicom_dataset(stored, 12, RescaleSlope=0.5, RescaleIntercept=-1024,
+                                         WindowCenter=0.0, WindowWidth=2048.0)
+            if syntax is not None:
+                synth.encode_dataset(ds, syntax)
+            paths.append(synth.save(ds, folder / f"film_{i:03d}.dcm"))
+        folders[label] = paths
+    return folders
+
+
+class ThreadPool:
+    """Decoding on threads, for comparison (no isolation): the pool interface of scan()."""
+
+    def __init__(self, workers: int) -> None:
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="bench-decode")
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        from pneumo.scanning.pool import Outcome
+
+        def run() -> Outcome:
+            return Outcome(function(*args))
+
+        return self._executor.submit(run)
+
+    def close(self) -> None:
+        self._executor.shutdown()
+
+
+def measure(fn: Callable[[], int], pool: Any = None) -> tuple[float, float]:
+    """(files/s, CPU ms per file) of ``fn``, counting ``pool``'s worker processes too."""
+    pids = pool.pids() if hasattr(pool, "pids") else []
+    cpu0, workers0 = time.process_time(), _cpu_seconds(pids)
+    t0 = time.perf_counter()
+    count = fn()
+    wall = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0 + _cpu_seconds(pids) - workers0
+    return count / wall, 1000 * cpu / count
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def reference(paths: list[Path]) -> int:
+    """pydicom decode + resize to 224 px, one thread: the least a scan must do."""
+    import cv2
+    from pydicom.pixels import pixel_array
+
+    for path in paths:
+        cv2.resize(pixel_array(path), (224, 224), interpolation=cv2.INTER_AREA)
+    return len(paths)
+
+
+def scan_all(paths: list[Path], runner: Any, pool: Any) -> int:
+    from pneumo.scanning.pipeline import scan
+
+    records = list(scan(paths, runner, pool=pool))
+    bad = [r.error for r in records if r.error]
+    if bad:
+        raise SystemExit(f"scan failed: {bad[:3]}")
+    return len(records)
+
+
+def end_to_end_ms(path: Path, runner: Any, runs: int = 9) -> float:
+    """One file in one thread: decode, preprocess, classify, out-of-distribution and
+    population scores."""
+    from pneumo.checks.model_checks import ModelChecks, check_film
+    from pneumo.films.imaging import load_image
+    from pneumo.model.preprocess import preprocess
+
+    checks = ModelChecks.for_runner(runner)
+    spec = runner.card.preprocessing
     times = []
     for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    times.sort()
-    return statistics.median(times), times[min(len(times) - 1, int(0.9 * len(times)))]
+        t0 = time.perf_counter()
+        image = load_image(path)
+        x = preprocess(image, spec)
+        runner.predict(x)
+        check_film(checks, x, image.metadata)
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def peak_rss(paths: list[Path], count: int, folder: Path) -> dict[str, float]:
+    """Peak memory of scanning ``count`` files (hard links to ``paths``) in a fresh process."""
+    links = folder / f"rss_{count}"
+    links.mkdir()
+    for i in range(count):
+        os.link(paths[i % len(paths)], links / f"f{i:05d}.dcm")
+    out = folder / f"rss_{count}.json"
+    code = "import sys; from bench_scan import rss_child; rss_child(sys.argv[1], sys.argv[2])"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "bench")])}
+    subprocess.run([sys.executable, "-c", code, str(links), str(out)], check=True, env=env,
+                   cwd=REPO_ROOT)
+    return json.loads(out.read_text())
+
+
+def rss_child(folder: str, out: str) -> None:
+    """Scan ``folder`` with the shipped model; write peak memory (MiB) as JSON."""
+    from pneumo.model.locate import default_model_path
+    from pneumo.model.runner import ModelRunner
+    from pneumo.scanning.pipeline import scan
+    from pneumo.scanning.pool import shared_pool
+
+    runner = ModelRunner(default_model_path())
+    t0 = time.perf_counter()
+    records = sum(1 for _ in scan([Path(folder)], runner))
+    seconds = time.perf_counter() - t0
+    workers = [_hwm(pid) for pid in shared_pool().pids()]
+    parent = _hwm("self")
+    Path(out).write_text(json.dumps({"files": records, "seconds": seconds, "parent": parent,
+                                     "workers": sum(workers), "total": parent + sum(workers)}))
+
+
+def _hwm(pid: int | str) -> float:
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark and print the table."""
+    """Generate the films, run every measurement, print Markdown tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared/data/chest_xray")
-    parser.add_argument("--files", type=int, default=12)
+    parser.add_argument("--files", type=int, default=16, help="files per syntax")
+    parser.add_argument("--noise", type=float, default=0.0, help="noise, 12-bit levels")
+    parser.add_argument("--threads", action="store_true", help="also time decoding threads")
+    parser.add_argument("--rss", default="200,1000", help="file counts for peak memory")
     args = parser.parse_args(argv)
-    films = sorted((args.data / "test" / "PNEUMONIA").glob("*.jpeg"))[: args.files // 2]
-    films += sorted((args.data / "test" / "NORMAL").glob("*.jpeg"))[: args.files - len(films)]
-    if not films:
+    if not (args.data / "test" / "NORMAL").is_dir():
         print(f"no test films under {args.data}", file=sys.stderr)
         return 2
-    from pneumo.model.gradcam import Explainer
+    from pneumo.films.codecs import configure_pydicom
+    from pneumo.model.locate import default_model_path
     from pneumo.model.runner import ModelRunner
-    from pneumo.scanning.pipeline import scan
+    from pneumo.scanning.pool import shared_pool
 
-    assets = assets_dir()
-    runner = ModelRunner(assets / "model.tflite")
-    explainer = Explainer(assets / "model_float.tflite")
+    configure_pydicom()
+    runner = ModelRunner(default_model_path())
+    pool = shared_pool(2)
     with tempfile.TemporaryDirectory() as tmp:
-        paths = write_clinical_dicoms(films, Path(tmp))
-        sizes = [load_image(p).pixels.shape for p in paths]
-        rows: list[tuple[str, float, float]] = []
-        for index, kind in enumerate(("12-bit windowed", "16-bit full range", "12-bit RLE")):
-            path = paths[index]
-            rows.append((f"decode {kind} DICOM {sizes[index][1]} px",
-                         *_median_ms(lambda: load_image(path), 5)))  # noqa: B023
-        image = load_image(paths[0])
-        spec = runner.card.preprocessing
-        x = preprocess(image, spec)
-        rows.append(("preprocess (squash to 224)", *_median_ms(lambda: preprocess(image, spec), 20)))
-        rows.append(("classify (int8, 2 threads)", *_median_ms(lambda: runner.predict(x), 50)))
-        rows.append(("explain (float Grad-CAM, 2 threads)",
-                     *_median_ms(lambda: explainer.explain(x), 50)))
-        rows.append(("one file end to end (decode+preprocess+classify)",
-                     *_median_ms(lambda: runner.predict(preprocess(load_image(paths[0]), spec)), 5)))
-        print(f"{len(paths)} clinical DICOM files, {min(s[1] for s in sizes)}-"
-              f"{max(s[1] for s in sizes)} px wide\n")
-        print("| step | median ms | p90 ms |\n|---|---:|---:|")
-        for name, med, p90 in rows:
-            print(f"| {name} | {med:.1f} | {p90:.1f} |")
-        print("\n| scan of the folder | files/s | ms per file |\n|---|---:|---:|")
-        for workers in (1, 2):
-            t = time.perf_counter()
-            records = list(scan([Path(tmp)], runner, workers=workers))
-            elapsed = time.perf_counter() - t
-            assert all(r.error is None for r in records), [r.error for r in records]
-            print(f"| {workers} decoding worker{'s' if workers > 1 else ''} | "
-                  f"{len(records) / elapsed:.1f} | {1000 * elapsed / len(records):.0f} |")
+        t0 = time.perf_counter()
+        folders = write_films(args.data, Path(tmp), args.files, args.noise)
+        first = folders["uncompressed 12-bit"][0]
+        sizes = sorted({2500 + 250 * (i % 3) for i in range(args.files)})
+        print(f"{args.files} files per syntax, {sizes[0]}-{sizes[-1]} px long side, noise "
+              f"{args.noise:g} levels (made in {time.perf_counter() - t0:.0f} s); 2 decoding "
+              f"processes; CPU load at start {os.getloadavg()[0]:.1f}\n")
+        scan_all(folders["RLE"][:4], runner, pool)  # start the workers
+        head = ("| syntax | MB/file | scan files/s | reference files/s | ratio | "
+                "scan CPU ms/file | reference CPU ms/file | CPU ratio |")
+        rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
+        if args.threads:
+            head, rule = head + " threads files/s |", rule + "---:|"
+        print(head + "\n" + rule)
+        for label, paths in folders.items():
+            mb = statistics.mean(p.stat().st_size for p in paths) / 1e6
+            scan_fps, scan_cpu = measure(lambda: scan_all(paths, runner, pool), pool)  # noqa: B023
+            ref_fps, ref_cpu = measure(lambda: reference(paths))  # noqa: B023
+            row = (f"| {label} | {mb:.1f} | {scan_fps:.1f} | {ref_fps:.1f} | "
+                   f"{ref_fps / scan_fps:.2f} | {scan_cpu:.0f} | {ref_cpu:.0f} | "
+                   f"{scan_cpu / ref_cpu:.2f} |")
+            if args.threads:
+                threads = ThreadPool(2)
+                fps, _ = measure(lambda: scan_all(paths, runner, threads))  # noqa: B023
+                row += f" {fps:.1f} |"
+                threads.close()
+            print(row, flush=True)
+        print(f"\none uncompressed 12-bit file end to end (decode, preprocess, classify, "
+              f"out-of-distribution score), one thread: {end_to_end_ms(first, runner):.1f} ms "
+              "median")
+        counts = [int(c) for c in args.rss.split(",") if c]
+        if counts:
+            print("\n| files scanned | files/s | peak RSS scanner MiB | workers MiB | total MiB |"
+                  "\n|---:|---:|---:|---:|---:|")
+        for count in counts:
+            r = peak_rss(folders["uncompressed 12-bit"], count, Path(tmp))
+            print(f"| {count} | {r['files'] / r['seconds']:.1f} | {r['parent']:.0f} | "
+                  f"{r['workers']:.0f} | {r['total']:.0f} |", flush=True)
     return 0
 
 

@@ -17,16 +17,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pneumo convert",
                                 description="Convert a trained Keras model to LiteRT: int8 "
                                 "classifier plus float32 model with Grad-CAM.")
-    p.add_argument("model", type=Path, help="the trained model.keras")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("model", type=Path, metavar="MODEL.keras", help="the trained model")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     p.add_argument("--calibration", type=Path, metavar="DATA_DIR",
-                   help="labelled data: int8 calibration from DATA_DIR/train (else DATA_DIR), "
-                   "training side of the patient split; validation side re-checks the threshold")
-    p.add_argument("--calibration-count", type=int, default=300, metavar="N")
+                   help="labelled data (needed): int8 calibration from DATA_DIR/train (else "
+                   "DATA_DIR), training side of the patient split; validation side re-checks "
+                   "the threshold")
+    p.add_argument("--calibration-count", type=int, default=300, metavar="N",
+                   help="calibration images (300)")
     p.add_argument("--parity-data", type=Path, metavar="DATA_DIR",
                    help="labelled data for parity: DATA_DIR/test if present, else DATA_DIR "
                    "(default: the calibration folder's test/)")
-    p.add_argument("--card", type=Path, help="training model card (default: beside MODEL)")
+    p.add_argument("--card", type=Path, metavar="FILE",
+                   help="training model card (default: beside MODEL.keras)")
     p.add_argument("--io-dtype", choices=("int8", "uint8"), default="int8",
                    help="int8 model input type (default int8: no extra QUANTIZE op)")
     p.add_argument("--int8-probability", action="store_true",
@@ -34,8 +37,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "instead of the default float32 sigmoid after the int8 logit")
     p.add_argument("--no-gate", action="store_true",
                    help="write the models even when int8 fails the parity gate")
-    p.add_argument("--threads", type=int, default=2, help="LiteRT threads for parity runs")
-    p.add_argument("--workers", type=int, default=2, help="image decoding threads")
+    p.add_argument("--threads", type=int, default=2, metavar="N",
+                   help="LiteRT threads for parity runs (2)")
+    p.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="image decoding threads (2)")
     return p
 
 

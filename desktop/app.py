@@ -32,15 +32,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Command-line options of ``pneumo gui``."""
     p = argparse.ArgumentParser(prog="pneumo gui", description="Open the PneumoScan desktop app.")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders to open")
-    p.add_argument("--model", type=Path, default=None,
-                   help="model .tflite (default: assets/model.tflite or $PNEUMO_MODEL)")
-    p.add_argument("--settings", type=Path, default=None,
+    p.add_argument("--model", type=Path, default=None, metavar="FILE",
+                   help="a .tflite classifier (default: $PNEUMO_MODEL, else the shipped one)")
+    p.add_argument("--settings", type=Path, default=None, metavar="FILE",
                    help="keep settings in this INI file instead of the user profile "
                    "(--screenshot runs otherwise start from defaults and save nothing)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="OUT.png",
                    help="save a screenshot once results and the first heat map are shown, exit")
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="seconds --screenshot waits before giving up (default 300)")
+    p.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="how long --screenshot waits before giving up (300)")
     p.add_argument("--exit-when-ready", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -158,7 +158,7 @@ def _screenshot_when_done(app: QApplication, window: object, out: Path, timeout:
         rows = window.session.worklist.rows
         if not rows:
             return True
-        return str(rows[0].path) in settled and not window.session.view_busy()
+        return str(rows[0].path) in settled and not window.film_view.busy()
 
     def check() -> None:
         s = window.session

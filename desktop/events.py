@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pneumo.films.imaging import LoadedImage
+from pneumo.films.imaging import ImageMetadata
 
 if TYPE_CHECKING:
     from pneumo.scanning.walk import Skipped
@@ -40,12 +40,14 @@ class WalkReport:
 
 @dataclass(frozen=True)
 class DisplayImage:
-    """A loaded image with its display copy (``uint16`` levels) and auto window."""
+    """A film to draw: ``uint16`` display levels, halved copies (smallest last),
+    auto window and metadata."""
 
     path: Path
-    image: LoadedImage
+    metadata: ImageMetadata
     levels: np.ndarray
     auto_window: tuple[float, float]
+    pyramid: tuple[np.ndarray, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ results) is drawn when "Show the heat map anyway" is ticked.
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -23,7 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.viewer import PRESETS, ImageViewer
+from desktop.viewer import ImageViewer
+from desktop.windowing import PRESETS
 from pneumo.results.display import (
     NEUTRAL_COLOURS,
     NO_SELECTION,
@@ -31,8 +34,7 @@ from pneumo.results.display import (
     ResultView,
     colours_for,
 )
-
-_NEUTRAL = NEUTRAL_COLOURS
+from pneumo.util.text import display_path
 
 
 class ImagePanel(QWidget):
@@ -76,7 +78,7 @@ class ImagePanel(QWidget):
         self.opacity.valueChanged.connect(self._opacity_moved)
         self.preset.activated.connect(lambda i: self.viewer.apply_preset(self.preset.itemText(i)))
         self.viewer.window_changed.connect(self._window_moved)
-        self._set_banner_style(_NEUTRAL)
+        self._set_banner_style(NEUTRAL_COLOURS)
 
     def _build(self) -> None:
         tools = QHBoxLayout()
@@ -120,7 +122,7 @@ class ImagePanel(QWidget):
             self._overlay_problem = None
             self.show_anyway.setChecked(False)
         self._view = view
-        headline, detail = _escape(view.headline), _escape(view.detail)
+        headline, detail = escape(view.headline), escape(view.detail)
         if view.state is None:
             text = detail
         elif view.state.has_result:
@@ -129,18 +131,20 @@ class ImagePanel(QWidget):
             text = f"<b>{headline}</b> &mdash; {detail}"
         if view.unreliable:
             why = "; ".join(view.reasons) or "see the warnings below"
-            text = f"⚠ {text}<br><b>Do not rely on this result:</b> {_escape(why)}"
+            text = f"⚠ {text}<br><b>Do not rely on this result:</b> {escape(why)}"
         self.banner.setText(text)
         self.banner.setToolTip(str(view.path) if view.path is not None else "")
         self._set_banner_style(colours_for(view.state, view.unreliable))
-        lines = [f"<span style='color:#555'>{_escape(str(view.path))}</span>"] if view.path else []
-        lines += [f"<span style='color:#8a5a00'>⚠ {_escape(w)}</span>" for w in view.warnings]
+        lines = ([f"<span style='color:#555'>{escape(display_path(view.path))}</span>"]
+                 if view.path else [])
+        lines += [f"<span style='color:#8a5a00'>⚠ {escape(w)}</span>" for w in view.warnings]
         self.notes.setText("<br>".join(lines))
         self._update_overlay()
 
-    def show_image(self, levels: np.ndarray, auto_window: tuple[float, float]) -> None:
-        """Display a loaded film."""
-        self.viewer.set_image(levels, auto_window)
+    def show_image(self, levels: np.ndarray, auto_window: tuple[float, float],
+                   pyramid: tuple[np.ndarray, ...] = ()) -> None:
+        """Display a loaded film (``pyramid``: halved copies of ``levels``)."""
+        self.viewer.set_image(levels, auto_window, pyramid)
         self.preset.setCurrentIndex(0)
         self._update_overlay()
 
@@ -153,7 +157,7 @@ class ImagePanel(QWidget):
     def show_image_problem(self, message: str) -> None:
         """The file could not be displayed."""
         self.viewer.clear()
-        self.notes.setText(f"<span style='color:#b3261e'>Cannot display: {_escape(message)}</span>")
+        self.notes.setText(f"<span style='color:#b3261e'>Cannot display: {escape(message)}</span>")
 
     def set_opacity(self, opacity: float) -> None:
         """Set the slider and the overlay opacity."""
@@ -194,7 +198,3 @@ class ImagePanel(QWidget):
             f"QLabel#resultBanner {{ color: {fg}; background: {bg}; padding: 8px;"
             " border-radius: 4px; font-size: 11pt; }"
         )
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.actions import ViewerControls, install_actions
-from desktop.events import DisplayImage, OverlayReady, ViewProblem
 from desktop.export import export_csv, save_png
+from desktop.film_view import FilmView
 from desktop.geometry import place_window
 from desktop.image_panel import ImagePanel
 from desktop.model_bars import ModelBars
@@ -33,15 +33,8 @@ from desktop.results_features import ResultFeatures
 from desktop.session import Session
 from desktop.settings import AppSettings
 from desktop.tags_panel import TagsPanel
-from desktop.worklist_model import WorklistRow
 from desktop.worklist_panel import WorklistPanel
-from pneumo.model.card import ModelCard
-from pneumo.results.display import (
-    NO_SELECTION,
-    Labels,
-    empty_heatmap_note,
-    unavailable_note,
-)
+from pneumo.results.display import NO_SELECTION, Labels
 from pneumo.results.notes import explain_problem_note
 from pneumo.results.records import ScanRecord
 
@@ -73,6 +66,7 @@ class MainWindow(QMainWindow):
         self.notice = QLabel(f"⚠ {NOT_FOR_DIAGNOSIS}")
         self.notice.setObjectName("notForDiagnosis")
         self.notice.setStyleSheet("color:#b3261e; font-weight:bold; padding:2px 6px;")
+        self.film_view = FilmView(session, self.image_panel, self.tags, self)
         self._build()
         self.actions_ = install_actions(self)
         self.features = ResultFeatures(self, self.actions_.export_png)
@@ -110,14 +104,12 @@ class MainWindow(QMainWindow):
         s.progress.connect(self.worklist.set_progress)
         s.scan_finished.connect(self._scan_finished)
         s.record_arrived.connect(self._record_arrived)
-        s.view_image.connect(self._view_image)
-        s.view_overlay.connect(self._view_overlay)
-        s.view_problem.connect(self._view_problem)
-        s.view_settled.connect(self.view_settled)
+        self.film_view.overlay_shown.connect(self.overlay_shown)
+        self.film_view.settled.connect(self.view_settled)
         s.walk_reported.connect(self._walk_reported)
         s.failed.connect(lambda msg: self.statusBar().showMessage(f"Error: {msg}", 10000))
         s.worklist.rowsInserted.connect(self._rows_inserted)
-        self.worklist.row_selected.connect(self._row_selected)
+        self.worklist.row_selected.connect(self.film_view.select)
         self.worklist.row_selected.connect(self.features.show_history)
         self.worklist.cancel_requested.connect(s.cancel)
         self.image_panel.opacity_changed.connect(self._opacity_changed)
@@ -145,7 +137,7 @@ class MainWindow(QMainWindow):
         self.settings.threshold_override = value
         self.session.set_threshold_override(value)
         self._update_bars()
-        self._row_selected(self.worklist.selected_row(), reload=False)
+        self.film_view.select(self.worklist.selected_row(), reload=False)
 
     def set_hide_identifiers(self, hide: bool) -> None:
         """Mask patient name and id in the worklist and the tags panel."""
@@ -172,6 +164,7 @@ class MainWindow(QMainWindow):
     def shutdown(self, timeout_ms: int = 5000) -> bool:
         """Stop the listener and all workers and wait for them; True when all stopped."""
         self.features.shutdown()
+        self.film_view.cancel()
         return self.session.shutdown(timeout_ms)
 
     def clear_worklist(self) -> None:
@@ -258,7 +251,7 @@ class MainWindow(QMainWindow):
             problem = self.session.explain_problem
             self.bars.show_explain_problem(
                 None if problem is None
-                else explain_problem_note(problem, _checks_of(runner.card)))
+                else explain_problem_note(problem, runner.card))
 
     def _scan_finished(self, cancelled: bool) -> None:
         if not self.session.busy():
@@ -278,29 +271,7 @@ class MainWindow(QMainWindow):
     def _record_arrived(self, record: ScanRecord) -> None:
         row = self.worklist.selected_row()
         if row is not None and row.path == record.path:
-            self._row_selected(row, reload=False)
-
-    def _row_selected(self, row: WorklistRow | None, reload: bool = True) -> None:
-        view = self.session.describe(row)
-        self.image_panel.show_result(view, keep_image=not reload)
-        if reload:
-            self.tags.set_metadata(None)
-            self.session.show(view.path, explain=view.explain)
-
-    def _view_image(self, event: DisplayImage) -> None:
-        self.image_panel.show_image(event.levels, event.auto_window)
-        self.tags.set_metadata(event.image.metadata)
-
-    def _view_overlay(self, event: OverlayReady) -> None:
-        empty = empty_heatmap_note(self.label_names()) if event.peak <= 0 else None
-        self.image_panel.show_overlay(event.rgba, empty)
-        self.overlay_shown.emit(event.path)
-
-    def _view_problem(self, event: ViewProblem) -> None:
-        if event.stage == "image":
-            self.image_panel.show_image_problem(event.message)
-        else:
-            self.image_panel.show_overlay(None, unavailable_note(event.message))
+            self.film_view.select(row, reload=False)
 
     def _opacity_changed(self, value: float) -> None:
         self.settings.overlay_opacity = value
@@ -327,13 +298,6 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         self.shutdown(3000)
         super().closeEvent(event)
-
-
-def _checks_of(card: ModelCard) -> list[str]:
-    """The checks in the card that the explain model feeds."""
-    return [name for name, present in (("out-of-distribution check", card.ood is not None),
-                                       ("population check", card.population is not None))
-            if present]
 
 
 def local_paths(urls: Iterable[QUrl]) -> list[Path]:

@@ -26,10 +26,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.generator_worker import GeneratorWorker
 from desktop.history_panel import HistoryPanel
 from desktop.listener_control import ListenerControl, ListenerDialog
 from desktop.session import Session
-from desktop.workers import GeneratorWorker
 from desktop.worklist_model import WorklistRow
 from pneumo.errors import PneumoError
 from pneumo.results.records import ScanRecord

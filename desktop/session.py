@@ -1,10 +1,11 @@
-"""The app's state without widgets: model, worklist, scans and the view job.
+"""The app's state without widgets: model, worklist and scans.
 
 :class:`Session` owns the :class:`~pneumo.model.runner.ModelRunner` (loaded in a
-worker), the :class:`~desktop.worklist_model.WorklistModel`, one scan at a
-time (later requests queue up) and one view job at a time (a new selection
-cancels the previous one). All inference runs in workers; the session only
-routes their events to its signals, which the main window connects to widgets.
+worker), the :class:`~desktop.worklist_model.WorklistModel` and one scan at a
+time (later requests queue up); the film on screen is
+:class:`~desktop.film_view.FilmView`'s. All inference runs in workers; the
+session only routes their events to its signals, which the main window
+connects to widgets.
 """
 
 from __future__ import annotations
@@ -16,22 +17,14 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from PySide6.QtCore import QObject, QThreadPool, QTimer, Signal
 
-from desktop.events import (
-    DisplayImage,
-    ExplainStatus,
-    ModelFailed,
-    OverlayReady,
-    ViewProblem,
-    WalkReport,
-)
+from desktop.events import ExplainStatus, ModelFailed, WalkReport
+from desktop.generator_worker import GeneratorWorker
 from desktop.workers import (
     ExplainerHolder,
     ExplainerLike,
-    GeneratorWorker,
     default_explainer_factory,
     load_model_events,
     scan_events,
-    view_events,
 )
 from desktop.worklist_model import WorklistModel, WorklistRow
 from pneumo.results.display import NO_SELECTION, ResultView, describe
@@ -45,7 +38,6 @@ if TYPE_CHECKING:
 
 ExplainerFactory = Callable[[Path, "ModelCard"], Callable[[], ExplainerLike]]
 """Builds, for a model file and its card, a factory of the Grad-CAM explainer."""
-ViewEvent = DisplayImage | OverlayReady | ViewProblem
 ScanEvent = list[Path] | ScanRecord | WalkReport
 ModelEvent: TypeAlias = "ModelRunner | ModelFailed | ExplainStatus"
 
@@ -58,10 +50,6 @@ class Session(QObject):
     progress = Signal(int, int)
     record_arrived = Signal(object)
     scan_finished = Signal(bool)
-    view_image = Signal(object)
-    view_overlay = Signal(object)
-    view_problem = Signal(object)
-    view_settled = Signal(object)
     walk_reported = Signal(str)
     """What the last walk left out, or that it found no image files ("" if nothing)."""
     failed = Signal(str)
@@ -92,17 +80,20 @@ class Session(QObject):
         self._loader: GeneratorWorker[ModelEvent] | None = None
         self._scan: GeneratorWorker[ScanEvent] | None = None
         self._queue: deque[list[Path]] = deque()
-        self._view: GeneratorWorker[ViewEvent] | None = None
-        self._old_views: list[GeneratorWorker[ViewEvent]] = []
         self._done = 0
         self._total = 0
-        self.view_path: Path | None = None
 
     # -- model -----------------------------------------------------------------------
     @property
     def card(self) -> ModelCard | None:
         """The loaded model's card, or None."""
         return self.runner.card if self.runner is not None else None
+
+    @property
+    def explainers(self) -> ExplainerHolder:
+        """The Grad-CAM explainer of the loaded model (built on first use), or why
+        there is none."""
+        return self._explainers
 
     @property
     def model_loading(self) -> bool:
@@ -264,50 +255,8 @@ class Session(QObject):
         self.scan_finished.emit(cancelled)
         self._start_next()
 
-    # -- viewing ---------------------------------------------------------------------
-    def show(self, path: Path | None, explain: bool = True) -> None:
-        """Load ``path`` for display (and its heat map); cancels the previous view."""
-        if self._view is not None:
-            self._view.cancel()
-            self._old_views.append(self._view)
-        self._old_views = [w for w in self._old_views if not w.done.is_set()]
-        self._view = None
-        self.view_path = path
-        if path is None:
-            return
-        card, explainers = (self.card if explain else None), self._explainers
-        worker: GeneratorWorker[ViewEvent] = GeneratorWorker(
-            lambda cancel: view_events(path, card, explainers, cancel=cancel))
-        worker.signals.yielded.connect(self._view_event)
-        worker.signals.errored.connect(self.failed)
-        worker.signals.finished.connect(lambda _c, p=path, w=worker: self._view_finished(p, w))
-        self._view = worker
-        worker.start()
-
-    def _view_event(self, event: ViewEvent) -> None:
-        if self._view is None or event.path != self.view_path:
-            return
-        if isinstance(event, DisplayImage):
-            self.view_image.emit(event)
-        elif isinstance(event, OverlayReady):
-            self.view_overlay.emit(event)
-        else:
-            self.view_problem.emit(event)
-
-    def _view_finished(self, path: Path, worker: GeneratorWorker[ViewEvent]) -> None:
-        if worker is self._view:
-            self._view = None
-            self.view_settled.emit(path)
-
-    def view_busy(self) -> bool:
-        """True while the current view job runs."""
-        return self._view is not None
-
     # -- teardown --------------------------------------------------------------------
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel everything and wait for the workers; True when all stopped."""
+        """Cancel the scans and wait for every worker; True when all stopped."""
         self.cancel()
-        for worker in (self._scan, self._view, *self._old_views):
-            if worker is not None:
-                worker.cancel()
         return bool(QThreadPool.globalInstance().waitForDone(timeout_ms))

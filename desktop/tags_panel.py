@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
 )
 
 from pneumo.films.imaging import ImageMetadata
-from pneumo.results.display import HIDDEN_TEXT
 from pneumo.results.records import IDENTIFIER_FIELDS
+from pneumo.results.worklist import HIDDEN_TEXT
 
 #: (ImageMetadata attribute, label) in display order.
 TAG_FIELDS = (

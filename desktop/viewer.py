@@ -5,10 +5,14 @@ through a window/level lookup table) and the Grad-CAM overlay above it.
 Mouse: wheel zooms at the cursor, left drag changes window (horizontal) and
 level (vertical), middle or right drag pans. Window and level are in [0, 1]
 image units. Everything heavy (decoding, colour mapping) happens in workers;
-the viewer only applies a lookup table.
+the viewer only applies a lookup table, to the copy of the film (full size, or
+one of the halved copies of its display pyramid) that has just enough pixels
+for the current zoom, so window/level stays fluid on a 3,000 px film.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from PySide6.QtCore import QPoint, QRectF, Qt, Signal
@@ -23,44 +27,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
-#: Window presets: name -> (width, centre) in [0, 1] units; None = auto (1-99 %).
-PRESETS: dict[str, tuple[float, float] | None] = {
-    "Auto": None,
-    "Full range": (1.0, 0.5),
-    "Lung": (0.55, 0.35),
-    "Mediastinum": (0.45, 0.65),
-    "High contrast": (0.3, 0.5),
-}
-MIN_WIDTH = 0.01
-DISPLAY_LEVELS = 4096
-"""Grey levels of an image's display copy (``uint16``, made by
-:func:`desktop.workers.display_levels`); window/level is a LUT over them."""
+from desktop.windowing import MIN_WIDTH, PRESETS, gray_qimage, rgba_qimage, window_lut
+from pneumo.scanning.display import DISPLAY_LEVELS
+
 _DRAG_GAIN = 1.0 / 400.0  # window units per screen pixel of drag
 _ZOOM_STEP = 1.2
-
-
-def window_lut(width: float, centre: float, levels: int, invert: bool) -> np.ndarray:
-    """``uint8`` lookup table mapping ``levels`` grey levels through a window."""
-    x = np.arange(levels, dtype=np.float32) / np.float32(levels - 1)
-    lo = centre - width / 2.0
-    out = np.clip((x - lo) / max(width, MIN_WIDTH), 0.0, 1.0)
-    if invert:
-        out = 1.0 - out
-    return (out * 255.0 + 0.5).astype(np.uint8)
-
-
-def gray_qimage(gray: np.ndarray) -> QImage:
-    """A QImage (own copy) of a 2-D ``uint8`` array."""
-    arr = np.ascontiguousarray(gray, dtype=np.uint8)
-    h, w = arr.shape
-    return QImage(arr.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-
-
-def rgba_qimage(rgba: np.ndarray) -> QImage:
-    """A QImage (own copy) of an (H, W, 4) ``uint8`` RGBA array."""
-    arr = np.ascontiguousarray(rgba, dtype=np.uint8)
-    h, w = arr.shape[:2]
-    return QImage(arr.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
 
 class ImageViewer(QGraphicsView):
@@ -86,6 +57,8 @@ class ImageViewer(QGraphicsView):
         self.scene().addItem(self._image_item)
         self.scene().addItem(self._overlay_item)
         self._levels: np.ndarray | None = None
+        self._pyramid: tuple[np.ndarray, ...] = ()
+        self._shown = -1  # the pyramid level drawn (0: full size)
         self._auto: tuple[float, float] = (1.0, 0.5)
         self._window: tuple[float, float] = (1.0, 0.5)
         self._invert = False
@@ -100,20 +73,24 @@ class ImageViewer(QGraphicsView):
         """True while a film is shown."""
         return self._levels is not None
 
-    def set_image(self, levels: np.ndarray, auto_window: tuple[float, float]) -> None:
-        """Show a film given as ``uint16`` display levels; window set to auto."""
+    def set_image(self, levels: np.ndarray, auto_window: tuple[float, float],
+                  pyramid: tuple[np.ndarray, ...] = ()) -> None:
+        """Show a film given as ``uint16`` display levels (and halved copies of
+        them, smallest last); window set to auto."""
         self._levels = levels
+        self._pyramid = (levels, *pyramid)
         self._auto = auto_window
         self._window = auto_window
         self.set_overlay(None)
         h, w = levels.shape
         self.scene().setSceneRect(QRectF(0, 0, w, h))
-        self._render()
         self.fit()
+        self._render()
 
     def clear(self) -> None:
         """Show nothing."""
         self._levels = None
+        self._pyramid = ()
         self._image_item.setPixmap(QPixmap())
         self.set_overlay(None)
 
@@ -124,6 +101,8 @@ class ImageViewer(QGraphicsView):
             self._has_overlay = False
         else:
             self._overlay_item.setPixmap(QPixmap.fromImage(rgba_qimage(rgba)))
+            width = self.scene().sceneRect().width()
+            self._overlay_item.setScale(width / rgba.shape[1] if width else 1.0)
             self._has_overlay = True
         self._overlay_item.setVisible(self._has_overlay and self._overlay_wanted)
 
@@ -190,11 +169,13 @@ class ImageViewer(QGraphicsView):
         self._fit_mode = True
         if self._levels is not None:
             self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+            self._follow_zoom()
 
     def actual_size(self) -> None:
         """One image pixel per screen pixel."""
         self._fit_mode = False
         self.resetTransform()
+        self._follow_zoom()
 
     def zoom_by(self, factor: float) -> None:
         """Zoom in (factor > 1) or out around the anchor."""
@@ -202,27 +183,50 @@ class ImageViewer(QGraphicsView):
         if 0.02 < scale < 40.0:
             self._fit_mode = False
             self.scale(factor, factor)
+            self._follow_zoom()
 
     def zoom_factor(self) -> float:
         """Screen pixels per image pixel."""
         return float(self.transform().m11())
 
     # -- rendering -----------------------------------------------------------------
+    def shown_level(self) -> int:
+        """Which copy is drawn: 0 for full size, 1 for the half-size copy, ..."""
+        return self._shown
+
+    def _level_for_zoom(self) -> int:
+        """The smallest copy with at least one pixel per screen pixel."""
+        zoom = self.zoom_factor()
+        if len(self._pyramid) < 2 or zoom <= 0:
+            return 0
+        return max(0, min(len(self._pyramid) - 1, math.floor(-math.log2(zoom))))
+
+    def _follow_zoom(self) -> None:
+        if self._levels is not None and self._level_for_zoom() != self._shown:
+            self._render()
+
     def _render(self) -> None:
         if self._levels is not None:
+            self._shown = self._level_for_zoom()
+            copy = self._pyramid[self._shown]
             lut = window_lut(*self._window, levels=DISPLAY_LEVELS, invert=self._invert)
-            self._image_item.setPixmap(QPixmap.fromImage(gray_qimage(lut[self._levels])))
+            self._image_item.setPixmap(QPixmap.fromImage(gray_qimage(lut[copy])))
+            self._image_item.setScale(self._levels.shape[1] / copy.shape[1])
         self.window_changed.emit(*self._window)
 
     def composite_image(self) -> QImage | None:
         """The film as windowed, with the overlay as drawn, at image resolution."""
         if self._levels is None:
             return None
-        base = self._image_item.pixmap().toImage().convertToFormat(QImage.Format.Format_RGB32)
+        lut = window_lut(*self._window, levels=DISPLAY_LEVELS, invert=self._invert)
+        base = gray_qimage(lut[self._levels]).convertToFormat(QImage.Format.Format_RGB32)
         if self.overlay_visible():
             painter = QPainter(base)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
             painter.setOpacity(self._overlay_item.opacity())
-            painter.drawPixmap(0, 0, self._overlay_item.pixmap())
+            h, w = self._levels.shape
+            painter.drawPixmap(QRectF(0, 0, w, h), self._overlay_item.pixmap(),
+                               QRectF(self._overlay_item.pixmap().rect()))
             painter.end()
         return base
 

@@ -1,13 +1,6 @@
-"""Background work: plain generator cores run by Qt workers on QThreadPool.
-
-Each job is a generator function (no Qt, testable alone) yielding events.
-:class:`GeneratorWorker` runs one, as ``job(cancel_event)``, on
-:meth:`QThreadPool.globalInstance` and re-emits each event through
-:attr:`WorkerSignals.yielded` (queued to the GUI thread), then ``finished``;
-an exception becomes ``errored``. Setting the worker's ``cancel`` event stops
-the generator at its next check. (superqt's ``thread_worker`` would add
-pygments and qtpy, slow the app's start-up, and stop a generator only between
-its events: ``bench/bench_dependencies.py``.)
+"""The app's background jobs: plain generators (no Qt, testable alone) yielding
+events, each run off the GUI thread by a
+:class:`~desktop.generator_worker.GeneratorWorker`.
 
 * :func:`scan_events` - find files, then classify them with the core
   :func:`pneumo.scanning.stored.scan_stored` (through the result store when one
@@ -22,13 +15,11 @@ its events: ``bench/bench_dependencies.py``.)
 from __future__ import annotations
 
 import threading
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from desktop.events import (
     DisplayImage,
@@ -38,9 +29,9 @@ from desktop.events import (
     ViewProblem,
     WalkReport,
 )
-from desktop.viewer import DISPLAY_LEVELS
 from pneumo.errors import PneumoError
 from pneumo.results.records import ScanRecord
+from pneumo.scanning.display import DisplayFilm, HeatInput
 
 if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
@@ -49,7 +40,6 @@ if TYPE_CHECKING:
     from pneumo.results.store import ResultStore
     from pneumo.scanning.walk import Skipped
 
-E = TypeVar("E")
 FILE_BATCH = 200
 """Files announced per ``list[Path]`` event while a scan enumerates folders."""
 
@@ -60,62 +50,6 @@ class ExplainerLike(Protocol):
     def explain(self, model_input: np.ndarray) -> Explanation:
         """The heat map (h, w) in [0, 1], its raw peak, and the probability."""
         ...
-
-
-Job = Callable[[threading.Event], Iterator[E]]
-"""A generator job: called with the cancel event, yields events of type ``E``."""
-
-
-class WorkerSignals(QObject):
-    """Signals of a :class:`GeneratorWorker` (emitted from the pool thread)."""
-
-    yielded = Signal(object)
-    errored = Signal(str)
-    finished = Signal(bool)  # True when cancelled
-
-
-class GeneratorWorker(QRunnable, Generic[E]):
-    """Run ``job(cancel_event)`` (a generator of ``E`` events) on the pool."""
-
-    def __init__(self, job: Job[E]) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
-        self.signals = WorkerSignals()
-        self.cancel_event = threading.Event()
-        self._job = job
-        self.done = threading.Event()
-
-    def cancel(self) -> None:
-        """Ask the generator to stop; ``finished(True)`` follows promptly."""
-        self.cancel_event.set()
-
-    def start(self) -> GeneratorWorker[E]:
-        """Queue the worker on the global thread pool; returns self."""
-        QThreadPool.globalInstance().start(self)
-        return self
-
-    def run(self) -> None:
-        """Pool-thread body: iterate the generator, emit events; never raises."""
-        events: Iterator[E] | None = None
-        try:
-            events = self._job(self.cancel_event)
-            for event in events:
-                if self.cancel_event.is_set():
-                    break
-                self.signals.yielded.emit(event)
-        except Exception as exc:  # noqa: BLE001 - reported to the GUI, never lost
-            detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-            self.signals.errored.emit(detail)
-            traceback.print_exc()
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                try:
-                    close()  # runs the job's cleanup (e.g. the scan's decoder pool) now
-                except Exception:  # noqa: BLE001
-                    traceback.print_exc()
-            self.done.set()
-            self.signals.finished.emit(self.cancel_event.is_set())
 
 
 # -- scanning --------------------------------------------------------------------
@@ -238,18 +172,6 @@ def default_explainer_factory(model_path: Path, card: ModelCard) -> Callable[[],
     return build
 
 
-def display_levels(pixels: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """``uint16`` display levels of [0, 1] pixels and an auto (1-99 %) window.
-
-    The window is ``(width, centre)`` in [0, 1] units.
-    """
-    levels = np.clip(pixels * (DISPLAY_LEVELS - 1) + 0.5, 0, DISPLAY_LEVELS - 1)
-    step = max(1, int(np.sqrt(pixels.size / 250_000)))
-    lo, hi = np.percentile(pixels[::step, ::step], [1.0, 99.0])
-    width = max(float(hi - lo), 0.05)
-    return levels.astype(np.uint16), (width, float(lo + hi) / 2.0)
-
-
 def view_events(
     path: Path,
     card: ModelCard | None,
@@ -257,21 +179,39 @@ def view_events(
     *,
     cancel: threading.Event,
 ) -> Iterator[DisplayImage | OverlayReady | ViewProblem]:
-    """Load ``path`` for display, then (with a card) compute its Grad-CAM map."""
-    from pneumo.films.imaging import load_image
+    """Load ``path`` for display, then (with a card) compute its Grad-CAM map.
 
-    try:
-        image = load_image(path)
-    except PneumoError as exc:
-        yield ViewProblem(path, "image", str(getattr(exc, "problem", exc)))
-        return
-    levels, window = display_levels(image.pixels)
-    yield DisplayImage(path, image, levels, window)
-    if card is None or cancel.is_set():
-        return
-    from pneumo.model.preprocess import preprocess
+    The file is decoded in the decoder pool's worker processes, ahead of any
+    scan's files (:mod:`pneumo.scanning.display`): a decoder that crashes on
+    it gives a :class:`ViewProblem`, and the app goes on. The heat map's input
+    is prepared by a second worker while the film is painted.
+    """
+    from pneumo.scanning.display import load_for_display, model_input
+    from pneumo.scanning.pool import shared_pool
 
-    model_input = preprocess(image, card.preprocessing)
+    pool = shared_pool()
+    shown = pool.submit_first(load_for_display, path)
+    explained = None if card is None else pool.submit_first(model_input, path, card.preprocessing)
+    film = _answer(shown, cancel)
+    if film is None or cancel.is_set():
+        if explained is not None:
+            explained.cancel()
+        return
+    if not isinstance(film, DisplayFilm) or film.problem or film.levels is None \
+            or film.metadata is None:
+        if explained is not None:
+            explained.cancel()
+        problem = film.problem if isinstance(film, DisplayFilm) else str(film)
+        yield ViewProblem(path, "image", problem or "cannot be shown")
+        return
+    yield DisplayImage(path, film.metadata, film.levels, film.auto_window, film.pyramid)
+    if explained is None:
+        return
+    x = _answer(explained, cancel)
+    if not isinstance(x, HeatInput):
+        if x is not None:
+            yield ViewProblem(path, "overlay", str(x))
+        return
     with explainers.lock:
         if cancel.is_set():
             return
@@ -280,17 +220,35 @@ def view_events(
             yield ViewProblem(path, "overlay", explainers.error or "no explainer")
             return
         try:
-            explanation = explainer.explain(model_input)
+            explanation = explainer.explain(x.model_input)
         except PneumoError as exc:
             yield ViewProblem(path, "overlay", str(exc))
             return
     from pneumo.model.gradcam import heatmap_on_film
-    from pneumo.model.preprocess import input_box
 
-    heat = heatmap_on_film(np.asarray(explanation.heatmap), image.pixels.shape[:2],
-                           input_box(image, card.preprocessing))
+    # The heat map is smooth: drawn at the pyramid's smallest size and scaled up.
+    shape = (film.pyramid[-1] if film.pyramid else film.levels).shape[:2]
+    heat = heatmap_on_film(np.asarray(explanation.heatmap), shape,
+                           x.box.scaled(x.shape, shape))
     yield OverlayReady(path, heat, heat_rgba(heat), float(explanation.probability),
                        float(explanation.peak))
+
+
+def _answer(future: Any, cancel: threading.Event) -> Any:
+    """A pool job's value (None if cancelled first); a crash becomes its message (a str)."""
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    from pneumo.scanning.pool import JobFailed, WorkerCrashed
+
+    while not cancel.is_set():
+        try:
+            return future.result(timeout=0.05).value
+        except FutureTimeout:
+            continue
+        except (WorkerCrashed, JobFailed) as exc:
+            return str(exc)
+    future.cancel()
+    return None
 
 
 def heat_rgba(heat: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""The worklist: one row per file, as a Qt table model plus a filter proxy.
+"""The worklist: one row per file, as a Qt table model (its sorting and
+filtering proxy is :class:`desktop.worklist_filter.WorklistFilter`).
 
 Rows are frozen :class:`WorklistRow` values wrapping the core
 :class:`~pneumo.results.records.ScanRecord`; the model only displays them. Rows are
@@ -18,7 +19,6 @@ from PySide6.QtCore import (
     QModelIndex,
     QObject,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
@@ -26,20 +26,9 @@ from PySide6.QtGui import QBrush, QColor
 
 from desktop.result_style import warning_icon
 from pneumo.model.card import LABELS, ModelCard
-from pneumo.results.display import (
-    Labels,
-    RowFilter,
-    RowState,
-    colours_for,
-    filter_accepts,
-    has_warnings,
-    patient_text,
-    result_text,
-    row_state,
-    state_name,
-    study_text,
-)
+from pneumo.results.display import Labels, RowState, colours_for, row_state, state_name
 from pneumo.results.records import ScanRecord
+from pneumo.results.worklist import patient_text, result_text, study_text
 from pneumo.util.text import display_path, escape_text
 
 ROW_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -50,7 +39,8 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 COLUMNS = ("File", "Result", "Probability", "Patient", "Study", "Warnings")
 COL_FILE, COL_RESULT, COL_PROBABILITY, COL_PATIENT, COL_STUDY, COL_WARNINGS = range(6)
 
-_Index = QModelIndex | QPersistentModelIndex
+ModelIndex = QModelIndex | QPersistentModelIndex
+"""The index types Qt passes to a model's methods."""
 
 
 @dataclass(frozen=True)
@@ -100,11 +90,11 @@ class WorklistModel(QAbstractTableModel):
         self._labels: Labels = LABELS
 
     # -- Qt model API ------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         """Number of files."""
         return 0 if parent.isValid() else len(self._rows)
 
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
         """Number of columns."""
         return 0 if parent.isValid() else len(COLUMNS)
 
@@ -116,7 +106,7 @@ class WorklistModel(QAbstractTableModel):
             return COLUMNS[section]
         return None
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         """Display text, colours, tooltips, sort keys and the row itself."""
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
@@ -273,40 +263,3 @@ class WorklistModel(QAbstractTableModel):
         if col == COL_FILE:
             return display_path(row.path)
         return self._text(row, col)
-
-
-class WorklistFilter(QSortFilterProxyModel):
-    """Sorts by :data:`SORT_ROLE`; filters by free text and result category."""
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self._text = ""
-        self._category = RowFilter.ALL
-        self.setSortRole(SORT_ROLE)
-        self.setDynamicSortFilter(True)
-
-    def set_text(self, text: str) -> None:
-        """Keep rows where any column contains ``text`` (case-insensitive)."""
-        self._text = text.strip().lower()
-        self.invalidate()
-
-    def set_category(self, category: RowFilter) -> None:
-        """Keep the rows that pass ``category`` (see :func:`pneumo.results.display.filter_accepts`)."""
-        self._category = category
-        self.invalidate()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: _Index) -> bool:
-        """Apply the category then the text filter."""
-        model = self.sourceModel()
-        row = model.index(source_row, 0, source_parent).data(ROW_ROLE)
-        if not isinstance(row, WorklistRow):
-            return True
-        if not filter_accepts(self._category, row.state, has_warnings(row.record)):
-            return False
-        if not self._text:
-            return True
-        for col in range(model.columnCount()):
-            value = model.index(source_row, col, source_parent).data(Qt.ItemDataRole.DisplayRole)
-            if self._text in str(value or "").lower():
-                return True
-        return False

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.worklist_filter import WorklistFilter
 from desktop.worklist_model import (
     COL_FILE,
     COL_PATIENT,
@@ -24,11 +25,10 @@ from desktop.worklist_model import (
     COL_RESULT,
     COL_STUDY,
     ROW_ROLE,
-    WorklistFilter,
     WorklistModel,
     WorklistRow,
 )
-from pneumo.results.display import RowFilter, count_text, filter_choices
+from pneumo.results.worklist import RowFilter, count_text, filter_choices
 
 COLUMN_WIDTHS = {COL_FILE: 170, COL_RESULT: 190, COL_PROBABILITY: 82, COL_PATIENT: 130,
                  COL_STUDY: 150}

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pneumo import __version__
-from pneumo.commands.parsers import add_core_commands
+from pneumo.commands.parsers import add_core_commands, add_model_commands
 from pneumo.errors import PneumoError, UsageError
 
 _TF_HINT = "pip install 'pneumoscan[train]'"
@@ -85,12 +85,14 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 STAGES: dict[str, tuple[Callable[[list[str]], Any], str, str]] = {
+    "gui": (_stage_gui, "desktop.app", "open the desktop app"),
     "train": (_stage_train, "train.cli", "train a model (needs TensorFlow)"),
     "ensemble": (_stage_ensemble, "train.ensemble",
                  "merge trained runs into one logit-averaging model (needs TensorFlow)"),
-    "convert": (_stage_convert, "convert.cli", "convert a trained model to LiteRT (.tflite)"),
-    "evaluate": (_stage_evaluate, "pneumo.commands.evaluate", "evaluate a model on a labelled folder"),
-    "gui": (_stage_gui, "desktop.app", "open the desktop app"),
+    "convert": (_stage_convert, "convert.cli",
+                "convert a trained model to LiteRT (.tflite; needs TensorFlow)"),
+    "evaluate": (_stage_evaluate, "pneumo.commands.evaluate",
+                 "evaluate a model on labelled folders"),
 }
 
 
@@ -126,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pneumo {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_core_commands(sub, explain=_explain)
-    for name, (_, _, help_text) in STAGES.items():
+    for name, (_, _, help_text) in STAGES.items():  # gui, then the model's life cycle
         stage = sub.add_parser(name, help=help_text, add_help=False)
         stage.add_argument("args", nargs=argparse.REMAINDER)
+    add_model_commands(sub)
     return parser
 
 
@@ -160,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _error(message: str) -> None:
-    from pneumo.util.text import escape_text
+    from pneumo.util.text import error_line
 
-    print(f"pneumo: error: {escape_text(' '.join(message.split()))}", file=sys.stderr)
+    print(error_line(message), file=sys.stderr)
 
 
 def _exit_code(exc: SystemExit) -> int:

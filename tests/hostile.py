@@ -190,77 +190,16 @@ def add_decoder_crashers(root: Path) -> list[Path]:
     return out
 
 
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    import struct
-    import zlib
-
-    return (struct.pack(">I", len(payload)) + kind + payload
-            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF))
-
-
-def _zeros_png(width: int, height: int) -> bytes:
-    """A valid all-black RGB PNG of ``width`` x ``height``, built without the pixels
-    in memory (its zlib stream compressed row block by row block)."""
-    import struct
-    import zlib
-
-    row = b"\0" * (1 + 3 * width)
-    packer = zlib.compressobj(9)
-    block = row * 256
-    parts = []
-    for start in range(0, height, 256):
-        parts.append(packer.compress(block if height - start >= 256 else
-                                     row * (height - start)))
-    parts.append(packer.flush())
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
-            + _png_chunk(b"IDAT", b"".join(parts)) + _png_chunk(b"IEND", b""))
-
-
-def _deflated_bomb() -> bytes:
-    """A deflated DICOM (2 MB) whose private element inflates to 2 GiB."""
-    import struct
-    import zlib
-
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset, write_file_meta_info
-    from pydicom.uid import DeflatedExplicitVRLittleEndian
-
-    from tests import synth
-
-    ds = synth.windowed_dataset(synth.film((256, 256), seed=2))
-    meta = ds.file_meta
-    meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    head, tail = DicomBytesIO(), DicomBytesIO()
-    head.is_little_endian = tail.is_little_endian = True
-    head.is_implicit_VR = tail.is_implicit_VR = False
-    write_dataset(head, ds[:0x00090000])
-    head.write(b"\x09\x00\x10\x00LO\x04\x00BOMB")  # private creator (0009,0010)
-    head.write(b"\x09\x00\x10\x10OB\x00\x00" + struct.pack("<I", 1 << 31))  # (0009,1010)
-    write_dataset(tail, ds[0x00090000:])
-
-    def raw(data: bytes, final: bool) -> bytes:
-        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
-        return packer.compress(data) + packer.flush(zlib.Z_FINISH if final else
-                                                    zlib.Z_FULL_FLUSH)
-
-    chunk = raw(b"\0" * (64 << 20), False)  # independent blocks: repeat 32 times = 2 GiB
-    body = raw(head.getvalue(), False) + chunk * 32 + raw(tail.getvalue(), True)
-    preamble = DicomBytesIO()
-    preamble.write(b"\0" * 128 + b"DICM")
-    write_file_meta_info(preamble, meta, enforce_standard=True)
-    return preamble.getvalue() + body
-
-
 def add_memory_bombs(root: Path) -> list[Path]:
     """Files whose decoding would take gigabytes: a deflated DICOM inflating 2 GiB,
     a 3 GB (sparse) file named .dcm, four 10,000 x 10,000 RGB PNGs."""
-    out = [root / "bomb_deflated_2gib.dcm", root / "bomb_3gb_sparse.dcm"]
-    out[0].write_bytes(_deflated_bomb())
+    from tests.crafted import GiB, deflated_bomb, uniform_png
+
+    out = [deflated_bomb(root / "bomb_deflated_2gib.dcm", 2 * GiB), root / "bomb_3gb_sparse.dcm"]
     with open(out[1], "wb") as fh:
         fh.write(b"\0" * 128 + b"DICM")
         fh.truncate(3 * 10**9)
-    png = _zeros_png(10_000, 10_000)
+    png = uniform_png(10_000, 10_000)
     for i in range(4):
         path = root / f"bomb_10000x10000_rgb_{i}.png"
         path.write_bytes(png)

@@ -6,9 +6,11 @@ DICOM variants are built so that a correct loader gives back the film's own
 values (``film / 255``) to within rounding, except :func:`write_dicom_plain16`
 (no window: the loader scales by min..max) and the lossy JPEG ones.
 
-JPEG-family DICOM is encoded with GDCM (pydicom itself can only encode RLE
-here: its JPEG-LS/JPEG 2000 encoders need pyjpegls / pylibjpeg-openjpeg, which
-are not installed); :data:`GDCM_SYNTAXES` lists what GDCM can write.
+JPEG-family DICOM is encoded with GDCM (:data:`GDCM_SYNTAXES` lists what
+GDCM can write) or, without GDCM, by :func:`encode_dataset`: pydicom's own
+encoders for RLE, JPEG-LS (pyjpegls) and JPEG 2000 (pylibjpeg-openjpeg), and
+imagecodecs (libjpeg-turbo 3) for JPEG lossless, 12-bit JPEG Extended and JPEG
+Baseline. Those encoders are test dependencies (the ``test`` extra).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import encapsulate
 from pydicom.uid import (
     UID,
     BasicTextSRStorage,
@@ -26,6 +29,7 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGExtended12Bit,
     JPEGLosslessSV1,
     JPEGLSLossless,
     RLELossless,
@@ -295,3 +299,55 @@ VARIANTS: dict[str, tuple[str, Callable[[np.ndarray, Path], Path]]] = {
 
 LOSSY = frozenset({"jpeg", "dicom_jpeg_baseline"})
 """Variants whose encoding loses information (looser tolerance)."""
+
+
+#: Syntaxes :func:`encode_dataset` writes, and the encoder used for each.
+ENCODERS: dict[UID, str] = {
+    RLELossless: "pydicom (pylibjpeg-rle when installed)",
+    JPEGLSLossless: "pydicom with pyjpegls",
+    JPEG2000Lossless: "pydicom with pylibjpeg-openjpeg",
+    JPEGLosslessSV1: "imagecodecs (libjpeg-turbo 3)",
+    JPEGExtended12Bit: "imagecodecs (libjpeg-turbo 3), quality 95",
+    JPEGBaseline8Bit: "imagecodecs (libjpeg-turbo 3), quality 95",
+}
+
+
+def encode_dataset(ds: Dataset, syntax: UID) -> Dataset:
+    """Compress the native, single-frame, grayscale ``ds`` in place into ``syntax``."""
+    if syntax in (RLELossless, JPEGLSLossless, JPEG2000Lossless):
+        ds.compress(syntax, generate_instance_uid=False)
+        return ds
+    import imagecodecs
+
+    arr = ds.pixel_array
+    bits = int(ds.BitsStored)
+    if syntax == JPEGLosslessSV1:
+        frame = imagecodecs.jpeg8_encode(arr, lossless=True, predictor=1, bitspersample=bits)
+    elif syntax == JPEGExtended12Bit:
+        if bits > 12:
+            raise ValueError("JPEG Extended holds at most 12 bits")
+        frame = imagecodecs.jpeg8_encode(arr, level=95, bitspersample=12)
+        ds.BitsStored, ds.HighBit = 12, 11
+    elif syntax == JPEGBaseline8Bit:
+        if arr.dtype != np.uint8:
+            raise ValueError("JPEG Baseline holds 8-bit samples")
+        frame = imagecodecs.jpeg8_encode(arr, level=95)
+    else:
+        raise ValueError(f"no encoder for {syntax.name}")
+    ds.PixelData = encapsulate([bytes(frame)])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = syntax
+    if syntax != JPEGLosslessSV1:
+        ds.LossyImageCompression = "01"
+    return ds
+
+
+def write_encoded(arr8: np.ndarray, path: Path, syntax: UID) -> Path:
+    """The windowed 12-bit dataset (8-bit for JPEG baseline) in ``syntax``, no GDCM."""
+    if syntax == JPEGBaseline8Bit:
+        center, width = linear_window(0.0, 255.0)
+        ds = dicom_dataset(arr8, 8, WindowCenter=center, WindowWidth=width)
+    else:
+        ds = windowed_dataset(arr8)
+    return save(encode_dataset(ds, syntax), path)

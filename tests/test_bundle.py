@@ -10,7 +10,6 @@ Deselected by default; CI runs it as its second step: ``python -m pytest -m bund
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.subproc import REPO_ROOT
+from tests.subproc import REPO_ROOT, assert_scan_matches_the_checkout
 
 pytestmark = pytest.mark.bundle
 EXE = "PneumoScan.exe" if sys.platform == "win32" else "PneumoScan"
@@ -82,19 +81,7 @@ def test_bundle_self_test_passes(bundle: Path) -> None:
 def test_bundle_scan_matches_the_checkout(bundle: Path) -> None:
     samples = bundle.parent / "_internal" / "pneumo_assets" / "samples"
     done = _run(bundle, "scan", str(samples), "--json", "-")
-    assert done.returncode == 0, done.stderr
-    ours = {Path(r["path"]).name: r for r in json.loads(done.stdout)}
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    env.pop("PNEUMO_ASSETS", None)
-    env.pop("PNEUMO_MODEL", None)
-    checkout = subprocess.run([sys.executable, "-m", "pneumo", "scan", "assets/samples",
-                               "--json", "-"], capture_output=True, text=True, check=True,
-                              cwd=REPO_ROOT, env=env)
-    theirs = {Path(r["path"]).name: r for r in json.loads(checkout.stdout)}
-    assert set(ours) == set(theirs) and len(ours) >= 4
-    for name, record in theirs.items():
-        assert ours[name]["label"] == record["label"], name
-        assert ours[name]["probability"] == pytest.approx(record["probability"], abs=1e-6)
+    assert_scan_matches_the_checkout(done)
 
 
 def test_bundle_gui_screenshot_offscreen(bundle: Path, tmp_path: Path) -> None:

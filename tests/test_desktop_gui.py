@@ -96,7 +96,7 @@ def select(qtbot, window: MainWindow, path: Path, signal: str = "view_settled") 
     assert rows, path
     current = window.worklist.selected_row()
     if current is not None and current.path == path and signal == "view_settled":
-        qtbot.waitUntil(lambda: not window.session.view_busy(), timeout=30000)
+        qtbot.waitUntil(lambda: not window.film_view.busy(), timeout=30000)
         return
     with qtbot.waitSignal(getattr(window, signal), timeout=30000,
                           check_params_cb=lambda p: p == path):

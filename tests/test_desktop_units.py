@@ -15,30 +15,30 @@ from PySide6.QtCore import Qt
 
 from desktop.settings import AppSettings
 from desktop.tags_panel import tag_rows
-from desktop.viewer import DISPLAY_LEVELS, window_lut
+from desktop.windowing import window_lut
 from desktop.workers import (
     DisplayImage,
     ExplainerHolder,
     OverlayReady,
     ViewProblem,
-    display_levels,
     heat_rgba,
     scan_events,
     view_events,
 )
+from desktop.worklist_filter import WorklistFilter
 from desktop.worklist_model import (
     COL_PATIENT,
     COL_PROBABILITY,
     COL_RESULT,
-    WorklistFilter,
     WorklistModel,
 )
 from pneumo.errors import ModelNotFoundError
 from pneumo.films.imaging import load_image
 from pneumo.model.card import ModelCard
 from pneumo.model.preprocess import Preprocessing
-from pneumo.results.display import RowFilter
 from pneumo.results.records import ScanRecord
+from pneumo.results.worklist import RowFilter
+from pneumo.scanning.display import DISPLAY_LEVELS, display_levels, pyramid
 from tests.test_desktop_support import film, write_dicom, write_png
 
 CARD = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(input_size=32),
@@ -117,6 +117,13 @@ def test_display_levels_and_window_lut() -> None:
     assert np.abs(inverted - (255 - lut.astype(int))).max() <= 1
 
 
+def test_display_pyramid_halves_down_to_the_smallest_side() -> None:
+    levels = np.arange(3000 * 2400, dtype=np.uint32).reshape(3000, 2400).astype(np.uint16)
+    copies = pyramid(levels)
+    assert [c.shape for c in copies] == [(1500, 1200), (750, 600)]
+    assert pyramid(levels[:1000, :1000]) == ()
+
+
 def test_heat_rgba_alpha_follows_heat() -> None:
     heat = np.zeros((4, 4), np.float32)
     heat[0, 0] = 1.0
@@ -144,7 +151,7 @@ def test_view_events_image_then_overlay(tmp_path: Path) -> None:
     events = list(view_events(path, CARD, ExplainerHolder(_StubExplainer),
                               cancel=threading.Event()))
     assert isinstance(events[0], DisplayImage) and isinstance(events[1], OverlayReady)
-    assert events[0].image.metadata.patient_id == "P123"
+    assert events[0].metadata.patient_id == "P123"
     assert events[1].rgba.shape == (256, 256, 4) and events[1].heatmap.max() > 0.9
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"nope")
@@ -204,3 +211,28 @@ def test_worklist_takes_label_names_from_the_card(qapp) -> None:
     assert panel.proxy.rowCount() == 1
     model.set_labels(("NORMAL", "PNEUMONIA"))  # another card: the choice is kept
     assert panel.category.currentText() == "PNEUMONIA" and panel.proxy.rowCount() == 0
+
+
+def test_viewer_draws_the_pyramid_copy_that_fits_the_zoom(qapp) -> None:
+    from desktop.viewer import ImageViewer
+
+    levels = (np.arange(3000 * 2400, dtype=np.uint32).reshape(3000, 2400) % 4096).astype(np.uint16)
+    viewer = ImageViewer()
+    viewer.resize(640, 520)
+    viewer.set_image(levels, (1.0, 0.5), pyramid(levels))
+    assert 0.1 < viewer.zoom_factor() < 0.25 and viewer.shown_level() == 2  # 750 x 600 copy
+    viewer.set_window(0.5, 0.5)  # window/level redraws that copy only
+    assert viewer.shown_level() == 2
+    viewer.actual_size()
+    assert viewer.shown_level() == 0
+    exported = viewer.composite_image()
+    assert exported is not None and (exported.width(), exported.height()) == (2400, 3000)
+
+
+def test_view_of_a_file_whose_header_lies_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    from tests import crafted
+
+    path = crafted.jpeg_ls_smaller_than_header(tmp_path / "lying.dcm")
+    (problem,) = view_events(path, CARD, ExplainerHolder(None), cancel=threading.Event())
+    assert isinstance(problem, ViewProblem) and problem.stage == "image"
+    assert problem.message.startswith("DICOM header does not match its pixel data")

@@ -365,7 +365,8 @@ def test_mr_encodings_equal_uncompressed(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["JPEG2000.dcm", "693_J2KI.dcm", "JPEGLSNearLossless_16.dcm", "JPGExtended.dcm"]
+    "name", ["JPEG2000.dcm", "693_J2KI.dcm", "JPEGLSNearLossless_16.dcm", "JPGExtended.dcm",
+             "JPEG-lossy.dcm"]
 )
 def test_bundled_compressed_grayscale_loads(name: str) -> None:
     image = load_image(_bundled(name))

@@ -12,22 +12,24 @@ from pneumo.results.display import (
     NO_SELECTION,
     UNRELIABLE,
     HeatmapPolicy,
-    RowFilter,
     RowState,
-    count_text,
     describe,
     empty_heatmap_note,
+    held_back_note,
+    reasons,
+    row_state,
+    state_name,
+)
+from pneumo.results.records import ScanRecord
+from pneumo.results.worklist import (
+    RowFilter,
+    count_text,
     filter_accepts,
     filter_choices,
     has_warnings,
-    held_back_note,
-    reasons,
     result_text,
-    row_state,
-    state_name,
     state_text,
 )
-from pneumo.results.records import ScanRecord
 
 # Label names other than the shipped ones: nothing may assume NORMAL/PNEUMONIA.
 CARD = ModelCard(name="t", architecture="a", preprocessing=Preprocessing(input_size=32),

@@ -42,6 +42,8 @@ from typing import Any
 
 import pytest
 
+from tests.crafted import png_chunk
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261201
 MUTANTS_PER_BASE = 75
@@ -170,17 +172,12 @@ def _mutate(data: bytes, rng: random.Random) -> tuple[str, bytes]:
     return kind, bytes(b) + rng.randbytes(rng.randrange(1, 2048))
 
 
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
-
-
 def _png_declaring(width: int, height: int, bit_depth: int = 8, colour: int = 0) -> bytes:
     """A PNG whose IHDR (valid CRC) declares ``width`` x ``height``; tiny IDAT, IEND."""
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
-    return (_MAGICS["png"] + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat)
-            + _png_chunk(b"IEND", b""))
+    return (_MAGICS["png"] + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", idat)
+            + png_chunk(b"IEND", b""))
 
 
 def _jpeg_declaring(jpeg: bytes, width: int, height: int) -> bytes:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.subproc import REPO_ROOT
+from tests.subproc import REPO_ROOT, assert_scan_matches_the_checkout
 
 pytestmark = pytest.mark.install
 
@@ -111,19 +111,7 @@ def test_installed_scan_matches_the_checkout(installed: tuple[Path, dict[str, st
                                              ) -> None:
     samples = _site_assets(installed) / "samples"
     done = _run(installed, "scan", str(samples), "--json", "-")
-    assert done.returncode == 0, done.stderr
-    ours = {Path(r["path"]).name: r for r in json.loads(done.stdout)}
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    env.pop("PNEUMO_ASSETS", None)
-    env.pop("PNEUMO_MODEL", None)
-    checkout = subprocess.run([sys.executable, "-m", "pneumo", "scan", "assets/samples",
-                               "--json", "-"], capture_output=True, text=True, check=True,
-                              cwd=REPO_ROOT, env=env)
-    theirs = {Path(r["path"]).name: r for r in json.loads(checkout.stdout)}
-    assert set(ours) == set(theirs) and len(ours) >= 4
-    for name, record in theirs.items():
-        assert ours[name]["label"] == record["label"], name
-        assert ours[name]["probability"] == pytest.approx(record["probability"], abs=1e-6)
+    assert_scan_matches_the_checkout(done)
 
 
 def test_installed_self_test_passes(installed: tuple[Path, dict[str, str], Path]) -> None:

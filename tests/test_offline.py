@@ -9,7 +9,8 @@ and recorded apart: when ``requests`` is installed, ``pydicom.pixels`` imports
 it (through ``pydicom.data.download``) and urllib3 then binds a throw-away
 AF_INET6 socket to ``("::1", 0)`` at import time to learn whether IPv6 works
 (loopback, port 0, never connected). AF_UNIX sockets (which Qt
-may use locally) are allowed, recorded apart. Audit hooks only see Python-level
+may use locally, and which multiprocessing's forkserver uses to start the
+decoding workers and hand them their pipes) are allowed, recorded apart. Audit hooks only see Python-level
 calls, so a thread also samples ``/proc/self/fd`` every 20 ms and looks every new
 socket inode up in ``/proc/self/net/{tcp,tcp6,udp,udp6,raw,raw6}``: an internet
 socket opened from C++ (Qt) would show there.
@@ -56,7 +57,8 @@ def _is_unix(event, args):
         sock, addr = args[0], args[1]
         fam = getattr(sock, "family", None)
         return (fam is not None and int(fam) == _AF_UNIX) or isinstance(addr, (str, bytes))
-    return False
+    fam = getattr(args[0], "family", None) if args else None  # sendmsg, recvmsg, ...
+    return fam is not None and int(fam) == _AF_UNIX
 
 def _is_ipv6_probe(event, args):
     # urllib3 (imported by pydicom.data.download when requests is installed) binds
@@ -340,8 +342,10 @@ def test_gui_session_opens_no_network_socket(tmp_path_factory: pytest.TempPathFa
     assert s.returncode == 0, s.stderr[-3000:]
     assert "screenshot saved" in s.stdout
     _assert_offline(s)
-    assert all(e[0] in ("socket.__new__", "socket.connect", "socket.bind")
-               for e in s.audit["unix"])
+    # Local sockets only: Qt's, and the forkserver's (which passes the decoding
+    # workers their pipes with sendmsg/recvmsg).
+    assert all(e[0] in ("socket.__new__", "socket.connect", "socket.bind", "socket.sendmsg",
+                        "socket.recvmsg") for e in s.audit["unix"])
 
 
 def test_sources_helper_is_gated_in(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from pneumo.model.locate import assets_dir
 from pneumo.results.codec import record_from_json, record_to_json
 from pneumo.results.records import ScanRecord
 from pneumo.results.store import ResultStore, StoreError, default_store_path, user_data_dir
-from pneumo.scanning import pipeline
+from pneumo.scanning.pool import DecoderPool
 from tests.subproc import REPO_ROOT
 from tests.tinymodel import film
 
@@ -56,13 +56,13 @@ def _warnings(err: str) -> list[str]:
 def decodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Every file the pipeline hands to a decoding worker."""
     seen: list[Path] = []
-    real = pipeline._prepare
+    real = DecoderPool.submit
 
-    def counting(path: Path, spec: Any) -> Any:
+    def counting(pool: DecoderPool, function: Any, path: Path, *args: Any) -> Any:
         seen.append(Path(path))
-        return real(path, spec)
+        return real(pool, function, path, *args)
 
-    monkeypatch.setattr(pipeline, "_prepare", counting)
+    monkeypatch.setattr(DecoderPool, "submit", counting)
     return seen
 
 

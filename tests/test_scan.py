@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import os
 import threading
@@ -13,7 +14,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-import pneumo.scanning.pipeline as scan_module
 import pneumo.scanning.walk as walk_module
 from pneumo.checks.gate import check_input
 from pneumo.films.imaging import ImageMetadata, LoadedImage
@@ -23,6 +23,7 @@ from pneumo.results.export import write_csv, write_json
 from pneumo.results.records import ScanRecord, format_record, summarize
 from pneumo.scanning.pipeline import scan
 from pneumo.scanning.walk import InputProblem, iter_image_files, iter_inputs
+from tests import decodejobs
 from tests.tinymodel import SampleFolder, film
 
 pytest.importorskip("tensorflow")
@@ -136,72 +137,45 @@ def test_scan_threshold_override(scan_folder: SampleFolder, runner: ModelRunner)
 
 
 def test_missing_path_and_unexpected_errors_become_records(
-    scan_folder: SampleFolder, runner: ModelRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    scan_folder: SampleFolder, runner: ModelRunner, tmp_path: Path
 ) -> None:
-    real_load = scan_module.load_image
-
-    def load(path: Path) -> LoadedImage:
-        if path.name == "b_blob.png":
-            raise RuntimeError("boom")
-        return real_load(path)
-
-    monkeypatch.setattr(scan_module, "load_image", load)
-    records = list(scan([scan_folder.good[0], tmp_path / "nope.png", scan_folder.good[1]], runner))
+    job = functools.partial(decodejobs.raising, "b_blob.png")
+    records = list(scan([scan_folder.good[0], tmp_path / "nope.png", scan_folder.good[1]], runner,
+                        job=job))
     assert [r.path.name for r in records] == ["a_normal.png", "nope.png", "b_blob.png"]
     assert records[0].ok
     assert records[1].error == "no such file or folder"
     assert records[2].error == "unexpected error: RuntimeError: boom"
 
 
-def test_order_kept_with_uneven_decoding(
-    many_files: list[Path], runner: ModelRunner, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    real_load = scan_module.load_image
+def test_order_kept_with_uneven_decoding(many_files: list[Path], runner: ModelRunner) -> None:
     delays = np.random.default_rng(0).uniform(0, 0.02, len(many_files))
-
-    def slow(path: Path) -> LoadedImage:
-        time.sleep(float(delays[int(path.stem[3:])]))
-        return real_load(path)
-
-    monkeypatch.setattr(scan_module, "load_image", slow)
-    records = list(scan(many_files, runner, workers=4))
+    job = functools.partial(decodejobs.slow, {p.name: float(d) for p, d in zip(many_files, delays)})
+    records = list(scan(many_files, runner, workers=4, job=job))
     assert [r.path for r in records] == many_files and all(r.ok for r in records)
 
 
 def test_decoding_runs_ahead_only_boundedly(
-    many_files: list[Path], runner: ModelRunner, monkeypatch: pytest.MonkeyPatch
+    many_files: list[Path], runner: ModelRunner, tmp_path: Path
 ) -> None:
-    started: list[Path] = []
-    real_load = scan_module.load_image
-
-    def counting(path: Path) -> LoadedImage:
-        started.append(path)
-        return real_load(path)
-
-    monkeypatch.setattr(scan_module, "load_image", counting)
-    gen = scan(many_files, runner, workers=2, max_in_flight=3)
+    started = tmp_path / "started"
+    started.mkdir()
+    job = functools.partial(decodejobs.logged, str(started))
+    gen = scan(many_files, runner, workers=2, max_in_flight=3, job=job)
     next(gen)
-    time.sleep(0.3)  # give the workers every chance to run ahead
-    assert len(started) <= 1 + 3
+    time.sleep(0.5)  # give the workers every chance to run ahead
+    assert len(list(started.iterdir())) <= 1 + 3
     assert len(list(gen)) == len(many_files) - 1
 
 
-def test_cancel_stops_promptly(
-    many_files: list[Path], runner: ModelRunner, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cancel_stops_promptly(many_files: list[Path], runner: ModelRunner) -> None:
     cancel = threading.Event()
     cancel.set()
     assert list(scan(many_files, runner, cancel=cancel)) == []
 
-    real_load = scan_module.load_image
-
-    def slow(path: Path) -> LoadedImage:
-        time.sleep(0.2)
-        return real_load(path)
-
-    monkeypatch.setattr(scan_module, "load_image", slow)
+    job = functools.partial(decodejobs.slow, {})  # 0.2 s a file
     cancel = threading.Event()
-    gen = scan(many_files, runner, cancel=cancel)
+    gen = scan(many_files, runner, cancel=cancel, job=job)
     first = next(gen)
     assert first.ok
     timer = threading.Timer(0.05, cancel.set)

@@ -124,6 +124,11 @@ def patient_age_years(meta: ImageMetadata) -> float | None:
     return (taken - born).days / _DAYS_PER["Y"]
 
 
+def age_text(years: float) -> str:
+    """An age in years as said to a user: ``"42 years"``, under 2 ``"18 months"``."""
+    return f"{years:.0f} years" if years >= 2 else f"{12 * years:.0f} months"
+
+
 def _dicom_date(value: str | None) -> date | None:
     text = (value or "").strip()
     match = _DATE.match(text)
@@ -142,7 +147,7 @@ def _age_warning(meta: ImageMetadata) -> str | None:
         return None
     parsed = _parse_age(meta.patient_age)
     if parsed is None:  # from the birth and study dates
-        shown = f"{years:.0f} years" if years >= 2 else f"{12 * years:.0f} months"
+        shown = age_text(years)
         source = " (from birth and study dates)"
     else:
         number, unit = parsed

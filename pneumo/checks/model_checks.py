@@ -18,13 +18,22 @@ from pneumo.checks.findings import CheckFindings, Rule, decide, population_warni
 from pneumo.checks.gate import patient_age_years
 from pneumo.films.imaging import ImageMetadata
 
-OOD_UNAVAILABLE = "out-of-distribution check unavailable"
+OOD_CHECK = "out-of-distribution check"
+POPULATION_CHECK = "population check"
 
 if TYPE_CHECKING:
     from pneumo.checks.population import PopulationModel
+    from pneumo.model.card import ModelCard
     from pneumo.model.gradcam import Explainer
     from pneumo.model.ood import OodModel
     from pneumo.model.runner import ModelRunner
+
+
+def card_checks(card: ModelCard) -> tuple[str, ...]:
+    """The names of the checks in ``card``, all of which the float explain model feeds."""
+    return tuple(name for name, present in ((OOD_CHECK, card.ood is not None),
+                                            (POPULATION_CHECK, card.population is not None))
+                 if present)
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class ModelChecks:
         from pneumo.model.gradcam import Explainer
 
         try:
-            return cls(Explainer(path, card, num_threads=2), card.ood, card.population)
+            return cls(Explainer(path, card, num_threads=runner.num_threads), card.ood, card.population)
         except ModelError as exc:  # vouched for above, but it may still fail to load
             return cls(None, card.ood, card.population, one_line(exc))
 
@@ -79,9 +88,9 @@ class ModelChecks:
         why = self.unavailable or "no explain model"
         out = []
         if self.ood is not None:
-            out.append(f"{OOD_UNAVAILABLE} ({why}): unusual images are not flagged")
+            out.append(f"{OOD_CHECK} unavailable ({why}): unusual images are not flagged")
         if self.population is not None:
-            out.append(f"population check unavailable ({why}): films unlike the training "
+            out.append(f"{POPULATION_CHECK} unavailable ({why}): films unlike the training "
                        "population are not flagged")
         return tuple(out)
 

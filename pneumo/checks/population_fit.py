@@ -15,7 +15,6 @@ without variants, are recorded in the card as ``measured``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,31 +96,17 @@ def outside_split(folder: str | Path, fraction: float, seed: int,
 
 
 def film_features(explainer: Explainer, examples: Sequence[Example], variants: int,
-                  seed: int, thumbnail: int = 0, workers: int = 2,
-                  progress: Callable[[int, int], None] | None = None) -> Features:
-    """Features of each film and of ``variants`` random variants of it (seeded by
-    ``seed`` and the film's position): decoding and variants on ``workers``
-    threads, the explain model in this one."""
-    from pneumo.data.augment import seeded_variants
-    from pneumo.films.imaging import load_image
-    from pneumo.model.preprocess import preprocess
-
-    spec = explainer.card.preprocessing
-
-    def inputs_of(i: int) -> list[np.ndarray]:
-        pixels = load_image(examples[i].path).pixels
-        return [preprocess(p, spec) for p in [pixels, *seeded_variants(pixels, variants, seed, i)]]
+                  seed: int, thumbnail: int = 0, workers: int = 2) -> Features:
+    """Features of each film and of ``variants`` random variants of it
+    (:func:`pneumo.model.embedding.iter_embedded`)."""
+    from pneumo.model.embedding import iter_embedded
 
     rows: list[np.ndarray] = []
     kinds: list[int] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for done, inputs in enumerate(pool.map(inputs_of, range(len(examples))), start=1):
-            stack = np.stack(inputs)
-            embeddings = np.stack([explainer.explain(x).embedding for x in stack])
-            rows.append(feature_rows(embeddings, stack, thumbnail))
-            kinds.extend(range(len(inputs)))
-            if progress is not None:
-                progress(done, len(examples))
+    for inputs, embeddings in iter_embedded(explainer, [e.path for e in examples], variants,
+                                            seed, workers=workers):
+        rows.append(feature_rows(embeddings, inputs, thumbnail))
+        kinds.extend(range(len(inputs)))
     width = len(rows[0][0]) if rows else 0
     return Features(np.vstack(rows) if rows else np.zeros((0, width)), np.asarray(kinds))
 

@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+from pneumo.commands.parsers import threshold_value, workers_value
 from pneumo.errors import ModelNotFoundError
 from pneumo.evaluation.evaluate import Evaluation, KerasLoader, default_model, evaluate
 from pneumo.evaluation.reliability import domain_table
@@ -22,14 +23,19 @@ def build_parser() -> argparse.ArgumentParser:
         "checks: the share of films flagged, the silent-error rate (wrong with no warning, "
         "of all films) and metrics on the unflagged films are reported too. With several "
         "folders a table compares them."))
-    p.add_argument("data_dirs", type=Path, nargs="+", metavar="DATA_DIR")
-    p.add_argument("--model", type=Path, default=None,
-                   help="a .tflite or .keras model (default: the shipped model)")
-    p.add_argument("--json", default=None, metavar="FILE|-", help="write metrics as JSON")
-    p.add_argument("--threshold", type=float, default=None, help="override the card's threshold")
+    p.add_argument("data_dirs", type=Path, nargs="+", metavar="DATA_DIR",
+                   help="a folder of NORMAL/ and PNEUMONIA/, or a data set root with test/")
+    p.add_argument("--model", type=Path, default=None, metavar="FILE",
+                   help="a .tflite or .keras model (default: $PNEUMO_MODEL, else the shipped "
+                   "one; .keras needs TensorFlow)")
+    p.add_argument("--json", default=None, metavar="FILE|-",
+                   help="write metrics as JSON ('-': stdout)")
+    p.add_argument("--threshold", type=threshold_value, default=None, metavar="T",
+                   help="decision threshold from 0 to 1 instead of the model card's")
     p.add_argument("--plots", type=Path, default=None, metavar="DIR",
                    help="write ROC and confusion-matrix PNGs (needs matplotlib; one folder)")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=workers_value, default=2, metavar="N",
+                   help="decoding workers (2)")
     return p
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from pneumo.errors import PneumoError
@@ -14,7 +13,7 @@ from pneumo.errors import PneumoError
 
 def history_command(args: argparse.Namespace) -> int:
     """List results and audit rows (all, or about PATH, from --since on)."""
-    from pneumo.results.history import load_history, parse_since
+    from pneumo.results.history import load_history, local_time, parse_since
     from pneumo.results.store import ResultStore, StoreError, default_store_path
 
     since = parse_since(args.since) if args.since else None
@@ -26,7 +25,9 @@ def history_command(args: argparse.Namespace) -> int:
     except StoreError as exc:
         raise PneumoError(str(exc)) from None
     if store.notice:
-        print(f"pneumo: warning: {store.notice}", file=sys.stderr)
+        from pneumo.commands.outputs import warn
+
+        warn(store.notice)
     with store:
         history = load_history(store, args.path, since)
     if args.json:
@@ -38,22 +39,16 @@ def history_command(args: argparse.Namespace) -> int:
         outcome = (f"{r.label or '':<10} {r.probability:6.3f}" if r.probability is not None
                    else f"{'ERROR':<10} {'':>6}")
         note = f": {r.error}" if r.error else ""
-        print(f"  {_local(r.time)}  {r.user:<10} {outcome}  model {r.model_sha256[:12]}  "
-              f"{r.path}{note}")
+        when = local_time(r.time, seconds=True)
+        print(f"  {when}  {r.user:<10} {outcome}  model {r.model_sha256[:12]}  {r.path}{note}")
     print(f"audit trail ({len(history.events)})")
     for e in history.events:
         detail = ", ".join(f"{k}={_short(v)}" for k, v in sorted(e.detail.items()))
         where = f" {e.path}" if e.path else ""
         model = f" model {e.model_sha256[:12]}" if e.model_sha256 else ""
-        print(f"  {_local(e.time)}  {e.user:<10} {e.action}{where}{model}  {detail}")
+        when = local_time(e.time, seconds=True)
+        print(f"  {when}  {e.user:<10} {e.action}{where}{model}  {detail}")
     return 0
-
-
-def _local(utc_text: str) -> str:
-    try:
-        return datetime.fromisoformat(utc_text).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return utc_text
 
 
 def _short(value: object) -> str:

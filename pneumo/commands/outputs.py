@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pneumo.errors import UsageError
+from pneumo.util.text import warning_line
 
 if TYPE_CHECKING:
     from pneumo.model.runner import ModelRunner
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 def warn(message: str) -> None:
     """One ``pneumo: warning: ...`` line on standard error."""
-    print(f"pneumo: warning: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    print(warning_line(message), file=sys.stderr, flush=True)
 
 
 def open_store_or_warn(args: argparse.Namespace,
@@ -77,10 +78,14 @@ class DicomTally:
             self.files += len(outcome.files)
 
     def summary(self) -> str:
-        """``DICOM results: 4 files for 2 films in DIR; 1 films skipped``."""
-        text = (f"DICOM results: {self.files} files for {self.films} films in "
-                f"{self.exporter.out_dir}")
-        return text + (f"; {self.skipped} films skipped" if self.skipped else "")
+        """``DICOM results: 4 files for 2 films in DIR; 1 film skipped``."""
+        text = (f"DICOM results: {_count(self.files, 'file')} for {_count(self.films, 'film')} "
+                f"in {self.exporter.out_dir}")
+        return text + (f"; {_count(self.skipped, 'film')} skipped" if self.skipped else "")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def audit_exports(store: ResultStore | None, done: list[tuple[str, str]], records: int,

@@ -59,7 +59,8 @@ def scan_command(args: argparse.Namespace) -> int:
         raise UsageError("no image files found in " + ", ".join(display_path(p) for p in paths)
                          + (f" ({why})" if why else ""))
     model = Path(args.model) if args.model else default_model_path()
-    runner = ModelRunner(model)
+    # One inference thread: the decoding workers keep the other cores busy.
+    runner = ModelRunner(model, num_threads=1)
     store = open_store_or_warn(args)
     if store is not None:
         problem = audit_scan(store, runner, paths, args.threshold, origin="scan")
@@ -126,7 +127,9 @@ def _print_line(line: str, progress: tqdm[None] | None, warning: bool = False) -
     """Print a result line to standard output (a warning to standard error),
     above the progress bar if there is one."""
     if warning:
-        line = f"pneumo: warning: {' '.join(line.split())}"
+        from pneumo.util.text import warning_line
+
+        line = warning_line(line)
     stream = sys.stderr if warning else sys.stdout
     if progress is None:
         print(line, file=stream, flush=True)

@@ -11,8 +11,12 @@ Only PNG, JPEG, TIFF, BMP (checked by their magic bytes, whatever the name;
 content is refused before a decoder sees it, and Pillow is only ever asked
 for that one format, so no other plugin (EPS runs Ghostscript) can be reached.
 
-Limits: images over :data:`MAX_PIXELS` pixels are refused before their pixels
-are decoded (Pillow's decompression-bomb limit is set to the same value).
+Limits (:mod:`pneumo.films.limits`): files over ``MAX_FILE_BYTES`` are refused
+from their size; DICOM files are read lazily (header and first frame), other
+images whole, up to ``MAX_RASTER_BYTES``; images over :data:`MAX_PIXELS`
+pixels are refused before their pixels are decoded (Pillow's
+decompression-bomb limit is set to the same value), and so is a decode whose
+estimated working memory passes ``MAX_DECODE_BYTES``.
 Truncated JPEG and PNG files are refused even when Pillow could decode them
 (a JPEG without end-of-image marker, a PNG without IEND chunk), whatever
 ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says. A JPEG that libjpeg reports as
@@ -31,11 +35,18 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError, one_line
+from pneumo.films import limits
 from pneumo.films.damage import damage_warning, jpeg_damage
 from pneumo.films.library_warnings import decoding
-from pneumo.films.sniff import ACCEPTED_FORMATS, describe_content, sniff_dicom, sniff_raster
+from pneumo.films.sniff import (
+    ACCEPTED_FORMATS,
+    SNIFF_BYTES,
+    describe_content,
+    sniff_dicom,
+    sniff_raster,
+)
 
-MAX_PIXELS = 100_000_000
+MAX_PIXELS = limits.MAX_PIXELS
 """Largest image (width x height) accepted, for raster files and DICOM alike."""
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
@@ -110,12 +121,11 @@ def load_image(path: str | Path) -> LoadedImage:
 
 
 def _load(path: Path) -> LoadedImage:
-    data = _read_bytes(path)
-    if sniff_dicom(data) is not None:
+    if sniff_dicom(_read_bytes(path, SNIFF_BYTES)) is not None:
         from pneumo.films.dicom import read_dicom  # pydicom costs ~0.4 s: load it when needed
 
         try:
-            decoded = read_dicom(path, data, MAX_PIXELS)
+            decoded = read_dicom(path, MAX_PIXELS)
         except (ImageError, KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - a Rust decoder's panic is a BaseException
@@ -130,7 +140,7 @@ def _load(path: Path) -> LoadedImage:
             **decoded.fields,
         )
         return LoadedImage(path=path, pixels=gray, metadata=meta, warnings=decoded.warnings)
-    return _load_raster(path, data)
+    return _load_raster(path, _read_bytes(path, limits.MAX_RASTER_BYTES, whole=True))
 
 
 def to_luma(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -152,15 +162,24 @@ def to_luma(pixels: np.ndarray) -> tuple[np.ndarray, bool]:
     return gray, is_color
 
 
-def _read_bytes(path: Path) -> bytes:
-    """All bytes of a regular, non-empty file, or an UnreadableFileError."""
+def _read_bytes(path: Path, limit: int, whole: bool = False) -> bytes:
+    """The first ``limit`` bytes of a regular, non-empty file (all of them when
+    ``whole``, refusing a longer file), or an :class:`ImageError`."""
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
             raise UnreadableFileError(path, "is a directory, not an image file")
         if not stat.S_ISREG(info.st_mode):
             raise UnreadableFileError(path, "not a regular file")
-        data = path.read_bytes()
+        too_big = limits.MAX_FILE_BYTES if not whole else limit
+        if info.st_size > too_big:
+            raise UnsupportedImageError(
+                path, f"file too large ({info.st_size / limits.MiB:,.0f} MiB; "
+                f"the limit is {too_big / limits.MiB:,.0f} MiB)"
+            )
+        with open(path, "rb") as fh:
+            # read(n) sets aside n bytes first: ask for no more than the file holds
+            data = fh.read(min(info.st_size, limit) + 1 if whole else limit)
     except FileNotFoundError:
         raise UnreadableFileError(path, "file not found") from None
     except PermissionError:
@@ -169,6 +188,8 @@ def _read_bytes(path: Path) -> bytes:
         raise UnreadableFileError(path, f"cannot be read ({exc.strerror or exc})") from None
     if not data:
         raise UnreadableFileError(path, "empty file (0 bytes)")
+    if whole and len(data) > limit:
+        raise UnsupportedImageError(path, "file grew while it was read")
     return data
 
 
@@ -195,20 +216,26 @@ def _load_raster(path: Path, data: bytes) -> LoadedImage:
             raise UnsupportedImageError(path, f"image too large ({width} x {height})")
         _check_complete(path, fmt, data)
         frames = int(getattr(img, "n_frames", 1))
-        try:
-            img.load()
-            pixels, notes = _pil_pixels(ImageOps.exif_transpose(img))
-        except Exception as exc:  # noqa: BLE001 - OSError for truncation, others for corrupt data
-            raise UnreadableFileError(
-                path, f"truncated or corrupt {fmt} data ({one_line(exc)})"
-            ) from None
+        bands = 3 if img.mode in ("P", "PA") else len(img.getbands())  # palettes become RGB
+        estimate = limits.decode_bytes(width * height, bands, _band_bytes(img.mode), len(data))
+        with limits.reserve(path, estimate):
+            try:
+                img.load()
+                pixels, notes = _pil_pixels(ImageOps.exif_transpose(img))
+            except MemoryError:
+                raise UnsupportedImageError(path, "not enough memory to decode the image") from None
+            except Exception as exc:  # noqa: BLE001 - OSError for truncation, others for corrupt data
+                raise UnreadableFileError(
+                    path, f"truncated or corrupt {fmt} data ({one_line(exc)})"
+                ) from None
+            gray, is_color = to_luma(pixels)
+            del pixels
     if frames > 1:
         notes.append(f"multi-frame {fmt} ({frames} frames): only the first frame is used")
     if accepted == "JPEG":
         damage = jpeg_damage(data)
         if damage is not None:
             notes.append(damage_warning(damage))
-    gray, is_color = to_luma(pixels)
     meta = ImageMetadata(
         format=fmt,
         width=gray.shape[1],
@@ -217,6 +244,13 @@ def _load_raster(path: Path, data: bytes) -> LoadedImage:
         is_color=is_color,
     )
     return LoadedImage(path=path, pixels=gray, metadata=meta, warnings=tuple(notes))
+
+
+def _band_bytes(mode: str) -> int:
+    """Bytes per band of a Pillow mode (4 for the 32-bit modes)."""
+    if mode in ("I", "F") or mode.startswith("I;32"):
+        return 4
+    return 2 if mode in _SIXTEEN_BIT else 1
 
 
 def _check_complete(path: Path, fmt: str, data: bytes) -> None:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from pneumo.util.text import display_path, escape_text
+from pneumo.util.text import warning_line
 
 _LIBRARIES = r"(PIL|pydicom)(\.|$)"
 _state = threading.local()
@@ -85,9 +85,7 @@ def _show(message: Warning | str, category: type[Warning], filename: str, lineno
 
 
 def _print_named(path: Path, category: type[Warning], message: Any) -> None:
-    text = escape_text(" ".join(str(message).split()))
     try:
-        print(f"pneumo: warning: {display_path(path)}: {category.__name__}: {text}",
-              file=sys.stderr, flush=True)
+        print(warning_line(f"{category.__name__}: {message}", path), file=sys.stderr, flush=True)
     except (OSError, ValueError):  # no usable stderr (a windowed app): nothing to say it on
         pass

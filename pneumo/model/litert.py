@@ -68,6 +68,7 @@ class LiteRTModel:
         verify: bool = True,
     ) -> None:
         loaded = open_model(model_path, card, num_threads=num_threads, verify=verify)
+        self._num_threads = num_threads
         self._path, self._card = loaded.path, loaded.card
         self._content = loaded.content  # the interpreter does not copy its buffer
         self._interpreter = loaded.interpreter
@@ -86,6 +87,11 @@ class LiteRTModel:
     def card(self) -> ModelCard:
         """The model card the file was checked against."""
         return self._card
+
+    @property
+    def num_threads(self) -> int:
+        """Threads the interpreter runs on."""
+        return self._num_threads
 
     @property
     def model_path(self) -> Path:

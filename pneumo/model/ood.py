@@ -85,10 +85,6 @@ class OodModel:
         """Distance of one embedding (d,)."""
         return float(self.distances(np.asarray(embedding).reshape(1, -1))[0])
 
-    def is_unusual(self, embedding: np.ndarray) -> bool:
-        """True when the distance is above the threshold."""
-        return self.distance(embedding) > self.threshold
-
     def warning(self, distance: float) -> str:
         """The scan warning for a distance above the threshold."""
         return (f"unusual image for this model (out-of-distribution score {distance:.1f} "

@@ -26,13 +26,13 @@ their sha256 entries and card bindings stay valid.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pneumo.model.embedding import iter_embedded
 from pneumo.model.ood import OodModel, fit_ood
 
 if TYPE_CHECKING:
@@ -85,27 +85,22 @@ class Embedded:
 def embed_films(explainer: Explainer, paths: Sequence[Path], variants: int, seed: int, *,
                 classifier: ModelRunner | None = None, workers: int = 2,
                 chunk: int = 64) -> Embedded:
-    """Embed each film and ``variants`` seeded random variants of it: decoding and
-    variants on ``workers`` threads, the models in this one."""
-    from pneumo.data.augment import seeded_variants
-    from pneumo.films.imaging import load_image
-    from pneumo.model.preprocess import preprocess
-
-    spec = explainer.card.preprocessing
-
-    def inputs_of(i: int) -> np.ndarray:
-        pixels = load_image(paths[i]).pixels
-        films = [pixels, *seeded_variants(pixels, variants, seed, i)]
-        return np.stack([preprocess(p, spec) for p in films])
-
+    """Embed each film and ``variants`` seeded random variants of it
+    (:func:`pneumo.model.embedding.iter_embedded`); with ``classifier``, also its
+    probabilities of the films as they are, ``chunk`` films per batch."""
     rows: list[np.ndarray] = []
+    firsts: list[np.ndarray] = []
     probabilities: list[np.ndarray] = []
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for start in range(0, len(paths), chunk):
-            stacks = list(pool.map(inputs_of, range(start, min(len(paths), start + chunk))))
-            rows += [np.stack([explainer.explain(x).embedding for x in s]) for s in stacks]
-            if classifier is not None:
-                probabilities.append(classifier.predict_batch(np.stack([s[0] for s in stacks])))
+    for inputs, embeddings in iter_embedded(explainer, paths, variants, seed, workers=workers,
+                                            chunk=chunk):
+        rows.append(embeddings)
+        if classifier is not None:
+            firsts.append(inputs[0])
+            if len(firsts) == chunk:
+                probabilities.append(classifier.predict_batch(np.stack(firsts)))
+                firsts = []
+    if classifier is not None and firsts:
+        probabilities.append(classifier.predict_batch(np.stack(firsts)))
     return Embedded(
         embeddings=np.concatenate(rows) if rows else np.zeros((0, 0)),
         variant=np.tile(np.arange(variants + 1), len(rows)),

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pneumo.errors import UsageError, one_line
+from pneumo.results.provenance import SEND
 
 if TYPE_CHECKING:
     from pneumo.results.store import ResultStore
 
-__all__ = ["SEND", "Destination", "Forwarder", "check_ae_title"]
+__all__ = ["Destination", "Forwarder", "check_ae_title"]
 
-SEND = "send"
 MAX_BACKOFF_S = 60.0
 _TIMEOUT_S = 30
 

@@ -29,6 +29,7 @@ from pneumo.errors import PneumoError, one_line
 from pneumo.network.classifier import Classifier
 from pneumo.network.forward import Destination, Forwarder
 from pneumo.network.inbox import DiskFull, Inbox
+from pneumo.results.provenance import LISTEN_START, LISTEN_STOP, RECEIVE, REJECT
 from pneumo.results.records import ScanRecord
 
 if TYPE_CHECKING:
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Listener", "ListenerConfig", "ListenerStats"]
 
-LISTEN_START, LISTEN_STOP = "listen start", "listen stop"
-RECEIVE, REJECT = "receive", "association rejected"
 _OUT_OF_RESOURCES = 0xA700
 
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 
 from pneumo.errors import one_line
+from pneumo.films.dicom import read_dicom_header
 from pneumo.films.sniff import is_dicom_file
 from pneumo.results.dicom_sr import Finding, build_sr
 from pneumo.results.provenance import EXPORT, ModelIdentity
@@ -84,8 +84,8 @@ class DicomExporter:
         if not is_dicom_file(source_path):
             return DicomExport(source_path, skipped="not DICOM, so there is no study to join "
                                "(the result stays in the CSV/JSON exports)")
-        try:
-            source = pydicom.dcmread(source_path, force=True)
+        try:  # bounded, like the scan: long values stay on disk, nothing inflates whole
+            source = read_dicom_header(source_path)
         except Exception as exc:  # noqa: BLE001 - a file that changed since the scan
             return DicomExport(source_path, skipped=f"cannot read it again ({one_line(exc)})")
         missing = [k for k in ("StudyInstanceUID", "SOPInstanceUID", "SOPClassUID")

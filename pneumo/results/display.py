@@ -1,4 +1,4 @@
-"""How a result is shown: row state, banner text, heat-map policy (no Qt).
+"""How a result is shown: row state, colours, banner text, heat-map policy (no Qt).
 
 The app's widgets draw what this module decides. Label names come from the
 model card (``card.labels``: negative first, positive second), never from
@@ -11,25 +11,24 @@ at something that is not there); files without a result have none.
 Reliability: a result that comes with a warning (a check rule fired, see
 :mod:`pneumo.checks.findings`, or the gate warned) is *unreliable*; the
 worklist marks it with an icon and the word :data:`UNRELIABLE` beside its
-label (:func:`result_text`), and the banner says why (:func:`reasons`).
+label (:func:`pneumo.results.worklist.result_text`), and the banner says why
+(:func:`reasons`). What the worklist's columns, filter and count line say is
+in :mod:`pneumo.results.worklist`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from pneumo.checks.findings import Rule
-from pneumo.checks.gate import TRAINING_AGE_YEARS
+from pneumo.checks.gate import TRAINING_AGE_YEARS, age_text
 from pneumo.results.records import ScanRecord
 from pneumo.util.text import display_path, escape_text
 
 Labels = tuple[str, str]
 """The card's label names: (negative, positive)."""
-HIDDEN_TEXT = "(hidden)"
-"""Shown instead of a patient identifier while identifiers are hidden."""
 UNRELIABLE = "unreliable"
 """The word beside the label of a result that comes with a warning."""
 
@@ -84,17 +83,6 @@ class HeatmapPolicy(Enum):
     """Nothing to explain: no result (pending, cancelled, error, nothing selected)."""
 
 
-class RowFilter(Enum):
-    """The worklist's result filter."""
-
-    ALL = "all"
-    POSITIVE = "positive"
-    NEGATIVE = "negative"
-    ERROR = "error"
-    WARNINGS = "warnings"
-    PENDING = "pending"
-
-
 def row_state(record: ScanRecord | None, labels: Labels, cancelled: bool = False) -> RowState:
     """The state of a file: pending/cancelled without a record, else from the record."""
     if record is None:
@@ -113,30 +101,9 @@ def state_name(state: RowState, labels: Labels) -> str:
     return state.name
 
 
-def state_text(state: RowState, labels: Labels) -> str:
-    """The text of the worklist's result column."""
-    if state is RowState.PENDING:
-        return "pending…"
-    if state is RowState.CANCELLED:
-        return "cancelled"
-    return state_name(state, labels)
-
-
 def is_unreliable(record: ScanRecord | None) -> bool:
     """True for a result that comes with a warning (see the module docstring)."""
     return record is not None and record.unreliable
-
-
-def has_warnings(record: ScanRecord | None) -> bool:
-    """True when a file has warnings or a fired check rule (the "With warnings" filter)."""
-    return record is not None and (bool(record.warnings) or record.checks.flagged)
-
-
-def result_text(record: ScanRecord | None, labels: Labels, cancelled: bool = False) -> str:
-    """The worklist's result column: the state's text, plus the word
-    :data:`UNRELIABLE` for a result that comes with a warning."""
-    text = state_text(row_state(record, labels, cancelled), labels)
-    return f"{text} · {UNRELIABLE}" if is_unreliable(record) else text
 
 
 def reasons(record: ScanRecord | None) -> tuple[str, ...]:
@@ -148,7 +115,7 @@ def reasons(record: ScanRecord | None) -> tuple[str, ...]:
     out: list[str] = []
     low, high = TRAINING_AGE_YEARS
     if found.fired(Rule.AGE) and found.patient_age_years is not None:
-        out.append(f"patient age {_years(found.patient_age_years)} is outside the training "
+        out.append(f"patient age {age_text(found.patient_age_years)} is outside the training "
                    f"population (children aged {low:g} to {high:g})")
     if found.fired(Rule.POPULATION):
         out.append(f"the film does not look like the training children aged {low:g} to "
@@ -161,66 +128,6 @@ def reasons(record: ScanRecord | None) -> tuple[str, ...]:
     fired = bool(found.rules)
     out += [w for w in record.warnings if not (fired and w.startswith(covered))]
     return tuple(out)
-
-
-def _years(age: float) -> str:
-    return f"{age:.0f} years" if age >= 2 else f"{12 * age:.0f} months"
-
-
-def filter_choices(labels: Labels) -> tuple[tuple[str, RowFilter], ...]:
-    """The result filter's entries, (text, filter), in menu order."""
-    return (
-        ("All", RowFilter.ALL),
-        (labels[1], RowFilter.POSITIVE),
-        (labels[0], RowFilter.NEGATIVE),
-        ("ERROR", RowFilter.ERROR),
-        ("With warnings", RowFilter.WARNINGS),
-        ("PENDING", RowFilter.PENDING),
-    )
-
-
-def filter_accepts(choice: RowFilter, state: RowState, has_warnings: bool) -> bool:
-    """True when a row in ``state`` passes the result filter ``choice``."""
-    if choice is RowFilter.ALL:
-        return True
-    if choice is RowFilter.WARNINGS:
-        return has_warnings
-    if choice is RowFilter.PENDING:
-        return state in (RowState.PENDING, RowState.CANCELLED)
-    return state.value == choice.value
-
-
-def count_text(states: Iterable[RowState], labels: Labels) -> str:
-    """The worklist's count line: ``"5 files · 2 pneumonia · 1 errors"``."""
-    states = list(states)
-    if not states:
-        return "No files"
-    if not any(s.has_result or s is RowState.ERROR for s in states):
-        return f"{len(states)} files"
-    positive = sum(s is RowState.POSITIVE for s in states)
-    errors = sum(s is RowState.ERROR for s in states)
-    return f"{len(states)} files · {positive} {labels[1].lower()} · {errors} errors"
-
-
-def patient_text(record: ScanRecord | None, hide_identifiers: bool) -> str:
-    """Patient name and id for display, masked when ``hide_identifiers``."""
-    if record is None or (record.patient_name is None and record.patient_id is None):
-        return ""
-    if hide_identifiers:
-        return HIDDEN_TEXT
-    name = (record.patient_name or "").replace("^", " ").strip()
-    pid = record.patient_id or ""
-    return f"{name} ({pid})" if name and pid else name or pid
-
-
-def study_text(record: ScanRecord | None) -> str:
-    """Study date (YYYY-MM-DD) and description."""
-    if record is None:
-        return ""
-    date = record.study_date or ""
-    if len(date) == 8 and date.isdigit():
-        date = f"{date[:4]}-{date[4:6]}-{date[6:]}"
-    return " ".join(p for p in (date, record.study_description or "") if p)
 
 
 def heatmap_policy(state: RowState | None) -> HeatmapPolicy:

@@ -116,7 +116,7 @@ class EarlierResult:
 
     def text(self) -> str:
         """One line: when, the result, and which model (flagged when another)."""
-        when = _local_minutes(self.time)
+        when = local_time(self.time)
         if self.probability is not None:
             outcome = f"{self.label or ''} {self.probability:.3f}"
         else:
@@ -138,8 +138,11 @@ def film_history(store: ResultStore, path: str | Path, content_sha256: str | Non
         for r in reversed(rows))
 
 
-def _local_minutes(utc_text: str) -> str:
+def local_time(utc_text: str, seconds: bool = False) -> str:
+    """A store time (UTC ISO text) as local ``YYYY-MM-DD HH:MM[:SS]``; text that
+    does not parse is returned as it is."""
     try:
-        return datetime.fromisoformat(utc_text).astimezone().strftime("%Y-%m-%d %H:%M")
+        when = datetime.fromisoformat(utc_text).astimezone()
     except ValueError:
         return utc_text
+    return when.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pneumo.scanning.walk import Skipped, describe_skipped
 from pneumo.util.text import display_path, escape_text
+
+if TYPE_CHECKING:
+    from pneumo.model.card import ModelCard
 
 
 def walk_note(paths: Iterable[Path], files: int, skipped: Iterable[Skipped]) -> str:
@@ -19,10 +23,13 @@ def walk_note(paths: Iterable[Path], files: int, skipped: Iterable[Skipped]) -> 
     return why.capitalize() if why else ""
 
 
-def explain_problem_note(problem: str, checks: Sequence[str] = ()) -> str:
-    """The warning bar when the float explain model cannot be used: each of the
-    ``checks`` it feeds (``"out-of-distribution check"``...) and the heat maps
-    are unavailable, and why."""
+def explain_problem_note(problem: str, card: ModelCard | None = None) -> str:
+    """The warning bar when the float explain model cannot be used: each check
+    of ``card`` it feeds (:func:`~pneumo.checks.model_checks.card_checks`) and the
+    heat maps are unavailable, and why."""
+    from pneumo.checks.model_checks import card_checks
+
+    checks = card_checks(card) if card is not None else ()
     items = [f"{check} unavailable" for check in checks] + ["heat maps unavailable"]
     text = "; ".join(items)
     return f"{text[0].upper()}{text[1:]} — {escape_text(problem)}"

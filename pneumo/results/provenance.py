@@ -17,8 +17,14 @@ from pneumo import __version__
 if TYPE_CHECKING:
     from pneumo.model.runner import ModelRunner
 
-#: The audit action of every export (CSV, JSON, each DICOM object).
-EXPORT = "export"
+# The audit trail's actions (the ``action`` of its rows): a scan starts, a
+# model differs from the last one the store saw, a threshold other than the
+# card's is used, an export is written (CSV, JSON, each DICOM object), and the
+# listener starts, stops, receives a film, rejects an association, sends a result.
+SCAN, MODEL_CHANGE, THRESHOLD_OVERRIDE, EXPORT = (
+    "scan", "model change", "threshold override", "export")
+LISTEN_START, LISTEN_STOP, RECEIVE, REJECT, SEND = (
+    "listen start", "listen stop", "receive", "association rejected", "send")
 PRODUCT = "PneumoScan"
 MANUFACTURER = "PneumoScan project (research software)"
 

@@ -212,6 +212,7 @@ class ResultStore:
                             "detail) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
 
     def _insert(self, sql: str, row: tuple[Any, ...]) -> int:
+        row = tuple(_storable(value) for value in row)
         with self._lock:
             try:
                 cursor = self._db.execute(sql, row)
@@ -250,6 +251,17 @@ def stored_path(path: str | Path) -> str:
     output (:func:`~pneumo.util.text.display_path`; a name that is not UTF-8
     cannot go into SQLite's text as it is)."""
     return display_path(os.path.abspath(path))
+
+
+def _storable(value: Any) -> Any:
+    """``value``, with text SQLite cannot hold (a file name's undecodable bytes,
+    kept by Python as lone surrogates) written as backslash escapes."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 class _SetAside(Exception):

@@ -1,31 +1,30 @@
 """Scan files and folders of X-rays: find images, classify them, report each.
 
-:func:`scan` decodes and preprocesses images on a small thread pool while the
-calling thread runs inference, yielding one :class:`ScanRecord` per file in
-input order. A file that cannot be read, or that the input gate refuses,
-becomes an error record and the scan goes on.
+:func:`scan` decodes and preprocesses images in decoding worker processes
+(:mod:`pneumo.scanning.pool`) while the calling thread runs inference,
+yielding one :class:`ScanRecord` per file in input order. A file that cannot
+be read, that the input gate refuses, or whose decoder crashes, becomes an
+error record and the scan goes on.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
-from pneumo.checks.gate import check_input
 from pneumo.checks.model_checks import check_film
-from pneumo.errors import ImageError, PneumoError
-from pneumo.films.imaging import ImageMetadata, load_image
-from pneumo.model.preprocess import Preprocessing, preprocess
+from pneumo.errors import PneumoError
 from pneumo.results.records import ScanRecord
+from pneumo.scanning.pool import JobFailed, Outcome, WorkerCrashed, shared_pool
+from pneumo.scanning.prepare import Prepared, prepare, unexpected
 from pneumo.scanning.walk import InputProblem, SkipHandler, iter_inputs
+from pneumo.util.text import WARNING_PREFIX, warning_line
 
 if TYPE_CHECKING:
     from pneumo.checks.model_checks import ModelChecks
@@ -36,37 +35,10 @@ __all__ = ["ScanRecord", "scan"]
 _POLL_S = 0.05
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    """What a worker hands to the inference thread (never the full image)."""
+class Pool(Protocol):
+    """What :func:`scan` needs of a decoder pool (:class:`~pneumo.scanning.pool.DecoderPool`)."""
 
-    path: Path
-    metadata: ImageMetadata | None
-    model_input: np.ndarray | None
-    warnings: tuple[str, ...]
-    error: str | None
-
-
-def _prepare(path: Path, spec: Preprocessing) -> _Prepared:
-    """Decode, gate and preprocess one file; every failure becomes ``error``."""
-    metadata: ImageMetadata | None = None
-    warnings: tuple[str, ...] = ()
-    try:
-        image = load_image(path)
-        metadata, warnings = image.metadata, tuple(image.warnings)
-        gate_warnings, refusal = check_input(image)
-        warnings += tuple(gate_warnings)
-        if refusal is not None:
-            return _Prepared(path, metadata, None, warnings, refusal)
-        return _Prepared(path, metadata, preprocess(image, spec), warnings, None)
-    except ImageError as exc:
-        return _Prepared(path, metadata, None, warnings, exc.problem)
-    except Exception as exc:  # noqa: BLE001 - one bad file must not stop a scan
-        return _Prepared(path, metadata, None, warnings, _unexpected(exc))
-
-
-def _unexpected(exc: BaseException) -> str:
-    return f"unexpected error: {type(exc).__name__}: {exc}"
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future[Outcome]: ...
 
 
 def scan(
@@ -77,18 +49,24 @@ def scan(
     cancel: threading.Event | None = None,
     threshold: float | None = None,
     max_in_flight: int | None = None,
+    pool: Pool | None = None,
+    job: Callable[..., Prepared] = prepare,
     on_skip: SkipHandler | None = None,
     lookup: Callable[[Path], ScanRecord | None] | None = None,
 ) -> Iterator[ScanRecord]:
     """Classify every image under ``paths``, yielding records in input order.
 
-    Decoding and preprocessing run on ``workers`` threads; inference runs in
+    Decoding and preprocessing (``job``, :func:`~pneumo.scanning.prepare.prepare`)
+    run in ``pool``, by default the process-wide pool of ``workers`` decoding
+    processes (:func:`~pneumo.scanning.pool.shared_pool`); a file whose
+    decoder crashes gets the error "decoder crashed (...)". Inference runs in
     the thread consuming this generator (so ``runner`` is used by one thread
     only). At most ``max_in_flight`` files (default ``4 * workers``) are
     decoded ahead, so memory stays bounded however large the folder. Setting
-    ``cancel`` stops the scan promptly: no further records are yielded.
-    ``threshold`` overrides the model card's decision threshold. Files the
-    walk leaves out (hidden, not images) go to ``on_skip`` with the reason.
+    ``cancel`` stops the scan promptly: no further records are yielded, and
+    files not yet started are dropped. ``threshold`` overrides the model
+    card's decision threshold. Files the walk leaves out (hidden, not images)
+    go to ``on_skip`` with the reason.
 
     Every classified record carries the reliability checks' findings
     (``record.checks``). When the card holds an out-of-distribution or a
@@ -105,13 +83,14 @@ def scan(
     workers = max(1, int(workers))
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
     spec = runner.card.preprocessing
-    pending: deque[ScanRecord | Future[_Prepared]] = deque()
+    pending: deque[ScanRecord | tuple[Path, Future[Outcome]]] = deque()
     items = iter_inputs(paths, on_skip)
     exhausted = False
     from pneumo.checks.model_checks import ModelChecks
 
     checks = ModelChecks.for_runner(runner)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pneumo-decode")
+    if pool is None:
+        pool = shared_pool(workers)
     try:
         while True:
             while not exhausted and len(pending) < limit and not _cancelled(cancel):
@@ -123,23 +102,54 @@ def scan(
                 else:
                     known = lookup(item) if lookup is not None else None
                     pending.append(known if known is not None
-                                   else pool.submit(_prepare, item, spec))
+                                   else (item, pool.submit(job, item, spec)))
             if not pending or _cancelled(cancel):
                 return
             head = pending.popleft()
             if isinstance(head, ScanRecord):
                 yield head
                 continue
-            while not head.done():
+            path, future = head
+            while not future.done():
                 if _cancelled(cancel):
                     return
-                wait_futures([head], timeout=_POLL_S)
-            record = _classify(head.result(), runner, threshold, checks)
+                wait_futures([future], timeout=_POLL_S)
+            record = _classify(_prepared(path, future), runner, threshold, checks)
             if _cancelled(cancel):
                 return
             yield record
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for entry in pending:
+            if not isinstance(entry, ScanRecord):
+                entry[1].cancel()
+
+
+def _prepared(path: Path, future: Future[Outcome]) -> Prepared:
+    """The job's result; a crashed or failed job becomes an error for its file."""
+    try:
+        outcome = future.result()
+    except WorkerCrashed as exc:
+        return Prepared.failed(path, str(exc))
+    except CancelledError:
+        return Prepared.failed(path, "cancelled")
+    except JobFailed as exc:
+        return Prepared.failed(path, f"unexpected error: {exc}")
+    except Exception as exc:  # noqa: BLE001 - the job raised (it should not) or could not run
+        return Prepared.failed(path, unexpected(exc))
+    prepared = outcome.value
+    if not isinstance(prepared, Prepared):
+        return Prepared.failed(path, f"unexpected result from the decoder: {prepared!r:.100}")
+    report_messages(path, outcome.messages)
+    return prepared.with_messages(outcome.messages)
+
+
+def report_messages(path: Path, messages: tuple[str, ...]) -> None:
+    """Print what the decoding libraries said about ``path`` in its worker, on this
+    process's standard error, one line each, naming the file (a line the worker
+    already named, :mod:`pneumo.films.library_warnings`, is printed as it is)."""
+    for message in messages:
+        line = message if message.startswith(WARNING_PREFIX) else warning_line(message, path)
+        print(line, file=sys.stderr, flush=True)
 
 
 def _cancelled(cancel: threading.Event | None) -> bool:
@@ -147,7 +157,7 @@ def _cancelled(cancel: threading.Event | None) -> bool:
 
 
 def _classify(
-    prep: _Prepared, runner: ModelRunner, threshold: float | None,
+    prep: Prepared, runner: ModelRunner, threshold: float | None,
     checks: ModelChecks | None = None,
 ) -> ScanRecord:
     if prep.error is not None or prep.model_input is None:
@@ -162,7 +172,7 @@ def _classify(
         )
     except Exception as exc:  # noqa: BLE001
         return ScanRecord.from_metadata(
-            prep.path, prep.metadata, error=_unexpected(exc), warnings=prep.warnings
+            prep.path, prep.metadata, error=unexpected(exc), warnings=prep.warnings
         )
     cutoff = runner.threshold if threshold is None else threshold
     findings, warnings = check_film(checks, prep.model_input, prep.metadata)

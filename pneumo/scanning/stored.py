@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pneumo.results.provenance import ModelIdentity
+from pneumo.results.provenance import MODEL_CHANGE, SCAN, THRESHOLD_OVERRIDE, ModelIdentity
 from pneumo.results.records import ScanRecord
 from pneumo.results.store import ResultStore, StoreError
 from pneumo.scanning.pipeline import scan
@@ -34,8 +34,6 @@ __all__ = ["content_sha256", "record_scan_start", "scan_stored"]
 
 _CHUNK = 1 << 20
 
-# Audit actions.
-SCAN, MODEL_CHANGE, THRESHOLD_OVERRIDE = "scan", "model change", "threshold override"
 
 
 def content_sha256(path: Path) -> str | None:
@@ -130,11 +128,10 @@ def _identifiers(path: Path, stored: ScanRecord) -> tuple[str | None, str | None
     """Patient ID and name from a DICOM file's header (the store keeps neither)."""
     if stored.sop_instance_uid is None and stored.modality is None:
         return None, None
-    import pydicom
+    from pneumo.films.dicom import read_dicom_header
 
-    try:
-        ds = pydicom.dcmread(path, stop_before_pixels=True, force=True,
-                             specific_tags=["PatientID", "PatientName"])
+    try:  # bounded: a deflated file is not inflated whole in this process
+        ds = read_dicom_header(path)
     except Exception:  # noqa: BLE001 - the stored result stands without them
         return None, None
     return (str(ds.get("PatientID") or "").strip() or None,

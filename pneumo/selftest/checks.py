@@ -140,7 +140,7 @@ def _decode_check(film: Film) -> CheckResult:
         meta = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True).file_meta
         if meta.TransferSyntaxUID != film.transfer_syntax:
             return CheckResult(name, False, f"film is {meta.TransferSyntaxUID}")
-        decoded = read_dicom(Path(film.file or film.name), data, MAX_PIXELS)
+        decoded = read_dicom(Path(film.file or film.name), MAX_PIXELS, data=data)
     except BaseException as exc:  # a Rust plugin's panic is a BaseException
         if isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise

@@ -14,7 +14,8 @@ it on one line and reversible:
 
 Everything else (letters of any script, spaces, also a trailing space) is
 kept as it is. :func:`escape_text` does the same for other text, leaving
-backslashes alone.
+backslashes alone. :func:`error_line` and :func:`warning_line` make the one-line
+``pneumo: error: ...`` and ``pneumo: warning: ...`` messages of standard error.
 """
 
 from __future__ import annotations
@@ -78,3 +79,20 @@ def unescape_path(text: str) -> str:
             out.append(chr(int(text[i + 2 : i + 6], 16)))
             i += 6
     return "".join(out)
+
+
+WARNING_PREFIX = "pneumo: warning: "
+"""How every warning line on standard error starts."""
+
+
+def warning_line(message: str, path: str | PurePath | None = None) -> str:
+    """``pneumo: warning: [PATH: ]message`` on one line: the path as
+    :func:`display_path` writes it, the message's whitespace collapsed and its
+    untrusted characters escaped."""
+    where = "" if path is None else f"{display_path(path)}: "
+    return f"{WARNING_PREFIX}{where}{escape_text(' '.join(message.split()))}"
+
+
+def error_line(message: str) -> str:
+    """``pneumo: error: message`` on one line (as :func:`warning_line`)."""
+    return f"pneumo: error: {escape_text(' '.join(message.split()))}"
