@@ -53,7 +53,8 @@ def transformed_inputs(path: Path, index: int, spec: Any, seed: int) -> list[np.
 def flag_table(models: Path, examples: list[Any], seed: int = 0, workers: int = 2
                ) -> dict[str, dict[str, float]]:
     """{transform: {"ood", "population", "either": share flagged, "silent": silent-error
-    rate, "films"}} for labelled ``examples``."""
+    rate, "right_unflagged": answered right with no warning, "sensitivity", "films"}}
+    for labelled ``examples``."""
     from pneumo.data.dataset import labels_of
     from pneumo.model.card import CARD_FILENAME, ModelCard
     from pneumo.model.gradcam import Explainer
@@ -75,15 +76,19 @@ def flag_table(models: Path, examples: list[Any], seed: int = 0, workers: int = 
             for stack in stacks:
                 rows.append([explainer.explain(x).embedding for x in stack])
                 probabilities.append(classifier.predict_batch(np.stack(stack)))
-    embeddings, wrong = np.asarray(rows), (np.asarray(probabilities) >= classifier.threshold
-                                           ) != labels[:, None].astype(bool)
+    positive = np.asarray(probabilities) >= classifier.threshold
+    embeddings, wrong = np.asarray(rows), positive != labels[:, None].astype(bool)
     table = {}
     for k, name in enumerate(ROWS):
         ood = card.ood.distances(embeddings[:, k]) > card.ood.threshold
         population = card.population.scores(embeddings[:, k]) > card.population.threshold
+        flagged = ood | population
         table[name] = {"ood": float(ood.mean()), "population": float(population.mean()),
-                       "either": float((ood | population).mean()),
-                       "silent": float((wrong[:, k] & ~(ood | population)).mean()),
+                       "either": float(flagged.mean()),
+                       "silent": float((wrong[:, k] & ~flagged).mean()),
+                       "right_unflagged": float((~wrong[:, k] & ~flagged).mean()),
+                       "sensitivity": float(positive[labels == 1, k].mean())
+                       if (labels == 1).any() else float("nan"),
                        "films": len(paths)}
     return table
 

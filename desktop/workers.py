@@ -31,7 +31,7 @@ from desktop.events import (
 )
 from pneumo.errors import PneumoError
 from pneumo.results.records import ScanRecord
-from pneumo.scanning.display import DisplayFilm
+from pneumo.scanning.display import DisplayFilm, HeatInput
 
 if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
@@ -208,7 +208,7 @@ def view_events(
     if explained is None:
         return
     x = _answer(explained, cancel)
-    if not isinstance(x, np.ndarray):
+    if not isinstance(x, HeatInput):
         if x is not None:
             yield ViewProblem(path, "overlay", str(x))
         return
@@ -220,15 +220,16 @@ def view_events(
             yield ViewProblem(path, "overlay", explainers.error or "no explainer")
             return
         try:
-            explanation = explainer.explain(x)
+            explanation = explainer.explain(x.model_input)
         except PneumoError as exc:
             yield ViewProblem(path, "overlay", str(exc))
             return
-    from pneumo.model.gradcam import heatmap_to_image_size
+    from pneumo.model.gradcam import heatmap_on_film
 
     # The heat map is smooth: drawn at the pyramid's smallest size and scaled up.
     shape = (film.pyramid[-1] if film.pyramid else film.levels).shape[:2]
-    heat = heatmap_to_image_size(np.asarray(explanation.heatmap), shape)
+    heat = heatmap_on_film(np.asarray(explanation.heatmap), shape,
+                           x.box.scaled(x.shape, shape))
     yield OverlayReady(path, heat, heat_rgba(heat), float(explanation.probability),
                        float(explanation.peak))
 

@@ -279,3 +279,51 @@ def test_ema_momentum_out_of_range_is_refused(synthetic_dataset: Path, tmp_path:
 
     with pytest.raises(UsageError, match="momentum"):
         fit.train(synthetic_dataset, tmp_path, fit.TrainConfig(input_size=64, epochs=1, ema=1.0))
+
+
+def test_framing_variants_are_seeded_framed_copies_of_the_raw_films(
+        synthetic_dataset: Path) -> None:
+    from train.pipeline import framing_variants
+
+    paths = [e.path for e in list_examples(synthetic_dataset / "train")][:6]
+    spec = Preprocessing(input_size=64, contrast="equalize")
+    variants = framing_variants(paths, spec, 2, seed=3)
+    assert variants.shape == (2, 6, 64, 64, 1) and variants.dtype == np.float16
+    np.testing.assert_array_equal(framing_variants(paths, spec, 2, seed=3), variants)
+    assert not np.array_equal(framing_variants(paths, spec, 2, seed=4), variants)
+    films = load_model_inputs(paths, spec)
+    moved = [np.abs(variants[k, i] - films[i]).mean() > 0.01 for k in range(2) for i in range(6)]
+    assert np.mean(moved) >= 0.75, moved  # a draw can be mild (a 98 % crop, no pad)
+
+
+def test_training_batches_mix_each_film_with_its_own_variants() -> None:
+    """Film i is constant i; its variant k is constant i + 100 (k + 1) (exact in
+    float16): every batch keeps each film's label, and about half the films are
+    shown as variants."""
+    from train.pipeline import _version_batches
+
+    n = 64
+    inputs = np.repeat(np.arange(n, dtype=np.float32), 16).reshape(n, 4, 4, 1)
+    variants = np.stack([inputs + 100 * (k + 1) for k in range(3)]).astype(np.float16)
+    labels = np.arange(n) % 2
+    shown = []
+    for _ in range(3):  # epochs
+        for x, y in _version_batches(inputs, labels, variants, 16, seed=0, original_share=0.5):
+            value = x.numpy()[:, 0, 0, 0]
+            assert np.array_equal(value % 100 % 2, y.numpy())
+            shown.extend(value // 100)
+    share_variants = np.mean(np.asarray(shown) > 0)
+    assert len(shown) == 3 * n and 0.35 < share_variants < 0.65
+    assert set(np.unique(shown)) == {0, 1, 2, 3}
+
+
+def test_a_run_with_trim_and_framing_records_both(synthetic_dataset: Path,
+                                                  tmp_path: Path) -> None:
+    from train import fit
+
+    card = fit.train(synthetic_dataset, tmp_path, fit.TrainConfig(
+        input_size=64, epochs=1, batch_size=16, warmup_epochs=0, framing_variants=2,
+        trim=True))
+    assert card.preprocessing.trim is True
+    assert card.training.config["framing_variants"] == 2
+    assert ModelCard.load(tmp_path / "model_card.json").preprocessing.trim is True

@@ -33,8 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hflip", action="store_true", help="also augment with horizontal flips")
     p.add_argument("--contrast", default="equalize", choices=CONTRASTS,
                    help="per-image contrast normalisation in the shared preprocessing")
+    p.add_argument("--trim", action="store_true",
+                   help="crop uniform margins of each film in the shared preprocessing "
+                        "(recorded in the card, so every stage does the same)")
     p.add_argument("--augment", default="standard", choices=AUGMENTATIONS,
                    help="'strong' adds random blur and sharpening; 'wide' widens rotation, shift and zoom")
+    p.add_argument("--framing-variants", type=int, default=0, metavar="N",
+                   help="also show each training film as one of N seeded framing variants "
+                        "(crops, borders, burned-in text on the raw film, before the shared "
+                        "preprocessing) half the time; 0 turns it off")
     p.add_argument("--ema", type=float, default=0.0, metavar="MOMENTUM",
                    help="validate, checkpoint and ship an exponential moving average of the "
                         "weights (for example 0.99); 0 turns it off")
@@ -57,7 +64,8 @@ def main(argv: list[str]) -> int:
         batch_size=args.batch_size, learning_rate=args.lr, patience=args.patience,
         val_fraction=args.val_fraction, seed=args.seed, split_seed=args.split_seed,
         hflip=args.hflip, augment=args.augment, ema=args.ema,
-        contrast=args.contrast,
+        framing_variants=args.framing_variants,
+        contrast=args.contrast, trim=args.trim,
         min_sensitivity=args.min_sensitivity, strategy=args.strategy,
         mixed_precision=args.mixed_precision, weights=args.weights, workers=args.workers,
     )

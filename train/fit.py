@@ -29,7 +29,7 @@ from pneumo.model.card_sections import ModelFiles, SplitSpec, TrainingRecord
 from pneumo.model.locate import KERAS_FILE
 from pneumo.model.preprocess import Preprocessing
 from train.models import ARCHITECTURES, build_model
-from train.pipeline import class_weights, make_dataset
+from train.pipeline import class_weights, framing_variants, make_dataset
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class TrainConfig:
     hflip: bool = False
     augment: str = "standard"
     ema: float = 0.0
+    framing_variants: int = 0
     contrast: str = "equalize"
+    trim: bool = False
     min_sensitivity: float = 0.95
     strategy: str = "default"
     mixed_precision: bool = False
@@ -137,8 +139,10 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
                          f"choose one of {', '.join(ARCHITECTURES)}")
     if not 0.0 <= config.ema < 1.0:
         raise UsageError(f"--ema {config.ema}: the averaging momentum must be in [0, 1)")
+    if config.framing_variants < 0:
+        raise UsageError(f"--framing-variants {config.framing_variants}: must be 0 or more")
     input_size = config.input_size or ARCHITECTURES[config.architecture].input_size
-    spec = Preprocessing(input_size=input_size, contrast=config.contrast)
+    spec = Preprocessing(input_size=input_size, contrast=config.contrast, trim=config.trim)
     splits = find_splits(Path(data_dir), config)
     run_dir.mkdir(parents=True, exist_ok=True)
     print(f"data: {len(splits.train)} train, {len(splits.val)} validation, "
@@ -146,6 +150,8 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
     x_train = load_model_inputs([e.path for e in splits.train], spec, config.workers)
     x_val = load_model_inputs([e.path for e in splits.val], spec, config.workers)
     y_train, y_val = labels_of(splits.train), labels_of(splits.val)
+    variants = framing_variants([e.path for e in splits.train], spec, config.framing_variants,
+                                config.seed, config.workers) if config.framing_variants else None
     print(f"decoded and cached in {time.time() - started:.0f}s", flush=True)
 
     if config.mixed_precision:
@@ -153,7 +159,7 @@ def train(data_dir: Path, run_dir: Path, config: TrainConfig) -> ModelCard:
     strategy = _strategy(config.strategy)
     batch = config.batch_size * strategy.num_replicas_in_sync
     train_ds = make_dataset(x_train, y_train, batch, training=True, seed=config.seed,
-                            hflip=config.hflip, augment=config.augment)
+                            hflip=config.hflip, augment=config.augment, variants=variants)
     val_ds = make_dataset(x_val, y_val, batch, training=False)
     steps = int(np.ceil(len(x_train) / batch))
     with strategy.scope():

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
 from keras import layers
+
+from pneumo.data.augment import FRAMING, seeded_variants
+from pneumo.films.imaging import load_image
+from pneumo.model.preprocess import Preprocessing, preprocess
 
 AUGMENTATIONS = ("standard", "strong", "wide")
 
@@ -42,6 +50,57 @@ def augmenter(seed: int, hflip: bool = False, strength: str = "standard") -> ker
     return keras.Sequential(steps, name="augment")
 
 
+def framing_variants(paths: Sequence[Path], spec: Preprocessing, count: int, seed: int,
+                     workers: int = 2) -> np.ndarray:
+    """Model inputs of ``count`` seeded framing variants of each film, (count, N, S, S, 1)
+    ``float16``.
+
+    Each variant is the *raw* film after a random subset of
+    :data:`pneumo.data.augment.FRAMING` (crop, border, burned-in text), then the
+    shared preprocessing: a border changes the histogram that equalisation reads,
+    so framing cannot be imitated on the equalised input.
+    """
+    size = spec.input_size
+    out = np.empty((count, len(paths), size, size, 1), dtype=np.float16)
+
+    def one(i: int) -> None:
+        pixels = np.asarray(load_image(paths[i]).pixels, dtype=np.float32)
+        for k, film in enumerate(seeded_variants(pixels, count, seed, i, FRAMING)):
+            out[k, i] = preprocess(film, spec)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, range(len(paths))))
+    return out
+
+
+def _version_batches(inputs: np.ndarray, labels: np.ndarray, variants: np.ndarray,
+                     batch_size: int, seed: int, original_share: float) -> tf.data.Dataset:
+    """Shuffled batches in which each film is itself with ``original_share`` and
+    otherwise one of its ``variants``, drawn anew every epoch."""
+    rng = np.random.default_rng(seed)
+    count = len(variants)
+
+    def gather(index: np.ndarray) -> np.ndarray:
+        pick = rng.integers(0, count, len(index))
+        batch = variants[pick, index].astype(np.float32)
+        keep = rng.random(len(index)) < original_share
+        batch[keep] = inputs[index[keep]]
+        return batch
+
+    size = inputs.shape[1:]
+    y = tf.constant(labels.astype(np.float32))
+    ds = tf.data.Dataset.range(len(inputs))
+    ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size, drop_remainder=False)
+
+    def load(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x = tf.numpy_function(gather, [index], tf.float32, stateful=True)
+        x.set_shape((None, *size))
+        return x, tf.gather(y, index)
+
+    return ds.map(load, num_parallel_calls=1)
+
+
 def make_dataset(
     inputs: np.ndarray,
     labels: np.ndarray,
@@ -51,12 +110,21 @@ def make_dataset(
     seed: int = 0,
     hflip: bool = False,
     augment: str = "standard",
+    variants: np.ndarray | None = None,
+    original_share: float = 0.5,
 ) -> tf.data.Dataset:
-    """Batches of (input, label); shuffled and augmented when ``training``."""
-    ds = tf.data.Dataset.from_tensor_slices((inputs, labels.astype(np.float32)))
-    if training:
-        ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=False)
+    """Batches of (input, label); shuffled and augmented when ``training``.
+
+    With ``variants`` (from :func:`framing_variants`; training only), each film is
+    shown as itself with ``original_share`` and otherwise as one of its variants.
+    """
+    if training and variants is not None and len(variants):
+        ds = _version_batches(inputs, labels, variants, batch_size, seed, original_share)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices((inputs, labels.astype(np.float32)))
+        if training:
+            ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=False)
     if training:
         augment_batch = augmenter(seed, hflip, augment)
         ds = ds.map(

@@ -27,6 +27,7 @@ from pneumo.results.picture import Caption, render, save_gif, save_png, shrink
 from pneumo.util.text import display_path, escape_text
 
 if TYPE_CHECKING:
+    from pneumo.model.margins import Box
     from pneumo.model.runner import ModelRunner
     from pneumo.results.records import ScanRecord
 
@@ -37,8 +38,9 @@ LayerCams = Callable[[Path, np.ndarray], Sequence[tuple[str, np.ndarray]]]
 def explain_command(args: argparse.Namespace, layer_cams: LayerCams | None = None) -> int:
     """Run ``pneumo explain``; returns the exit code."""
     from pneumo.films.imaging import load_image
+    from pneumo.model.gradcam import heatmap_on_film
     from pneumo.model.locate import default_model_path
-    from pneumo.model.preprocess import preprocess
+    from pneumo.model.preprocess import input_box, preprocess
     from pneumo.model.runner import ModelRunner
 
     source = Path(args.file)
@@ -53,12 +55,14 @@ def explain_command(args: argparse.Namespace, layer_cams: LayerCams | None = Non
     record = _classify(source, runner)
     image = load_image(source)
     model_input = preprocess(image, runner.card.preprocessing)
+    box = input_box(image, runner.card.preprocessing)
     if png is not None:
         heatmap, notes = _float_heatmap(runner, model_input)
+        heatmap = heatmap_on_film(heatmap, image.pixels.shape, box)
         save_png(render(image.pixels, heatmap, _caption(record, runner, notes)), png)
         print(f"wrote {display_path(png)}")
     if gif is not None and layer_cams is not None:
-        _write_gif(gif, image.pixels, model_input, record, runner, layer_cams)
+        _write_gif(gif, image.pixels, box, model_input, record, runner, layer_cams)
         print(f"wrote {display_path(gif)}")
     return 0
 
@@ -112,10 +116,10 @@ def _caption(record: ScanRecord, runner: ModelRunner, notes: Sequence[str],
     return Caption(view, tuple(lines))
 
 
-def _write_gif(path: Path, pixels: np.ndarray, model_input: np.ndarray, record: ScanRecord,
-               runner: ModelRunner, layer_cams: LayerCams) -> None:
+def _write_gif(path: Path, pixels: np.ndarray, box: Box, model_input: np.ndarray,
+               record: ScanRecord, runner: ModelRunner, layer_cams: LayerCams) -> None:
     """One frame per convolution layer of the Keras model beside the classifier."""
-    from pneumo.model.gradcam import normalise_heatmap
+    from pneumo.model.gradcam import heatmap_on_film, normalise_heatmap
     from pneumo.model.locate import keras_path
 
     keras_file = keras_path(runner.model_path, runner.card)
@@ -124,9 +128,10 @@ def _write_gif(path: Path, pixels: np.ndarray, model_input: np.ndarray, record: 
                                  f"{runner.model_path.name}")
     cams = layer_cams(keras_file, model_input)
     small = shrink(pixels)
+    small_box = box.scaled(pixels.shape, small.shape)
     frames = []
     for i, (name, cam) in enumerate(cams, start=1):
-        heat = normalise_heatmap(cam)
+        heat = heatmap_on_film(normalise_heatmap(cam), small.shape, small_box)
         notes = [] if heat.any() else ["Heat map is empty at this layer."]
         caption = _caption(record, runner, notes, first=f"layer {i}/{len(cams)}: {name}")
         frames.append(render(small, heat, caption))

@@ -94,22 +94,30 @@ TRANSFORMS: dict[str, Transform] = {
 }
 
 
+#: The transforms that change how a film is framed, not what it shows.
+FRAMING: tuple[str, ...] = ("crop", "border", "text")
+
+
 def random_variant(pixels: np.ndarray, rng: np.random.Generator,
-                   probability: float = 0.5) -> np.ndarray:
-    """The film after a random subset of :data:`TRANSFORMS` (each with ``probability``,
-    at least one), applied in a fixed order."""
-    names = [n for n in TRANSFORMS if rng.random() < probability]
-    if not names:
-        names = [str(rng.choice(list(TRANSFORMS)))]
+                   probability: float = 0.5,
+                   names: tuple[str, ...] | None = None) -> np.ndarray:
+    """The film after a random subset of ``names`` (default: all of :data:`TRANSFORMS`;
+    each with ``probability``, at least one), applied in a fixed order."""
+    pool = list(TRANSFORMS) if names is None else [n for n in TRANSFORMS if n in names]
+    chosen = [n for n in pool if rng.random() < probability]
+    if not chosen:
+        chosen = [str(rng.choice(pool))]
     out = np.asarray(pixels, dtype=np.float32)
-    for name in names:
+    for name in chosen:
         out = TRANSFORMS[name](out, rng)
     return out
 
 
-def seeded_variants(pixels: np.ndarray, count: int, seed: int, index: int) -> list[np.ndarray]:
-    """``count`` random variants of the film at position ``index`` of a data set, drawn
-    from ``numpy.random.default_rng([seed, index])``: the same film, seed and index
-    always give the same variants, in any order and on any thread."""
+def seeded_variants(pixels: np.ndarray, count: int, seed: int, index: int,
+                    names: tuple[str, ...] | None = None) -> list[np.ndarray]:
+    """``count`` random variants (of ``names``, default all transforms) of the film at
+    position ``index`` of a data set, drawn from ``numpy.random.default_rng([seed,
+    index])``: the same film, seed and index always give the same variants, in any
+    order and on any thread."""
     rng = np.random.default_rng([seed, index])
-    return [random_variant(pixels, rng) for _ in range(count)]
+    return [random_variant(pixels, rng, names=names) for _ in range(count)]

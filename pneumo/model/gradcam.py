@@ -25,6 +25,7 @@ from pneumo.errors import ModelError
 from pneumo.films.imaging import LoadedImage
 from pneumo.model.card import ModelCard
 from pneumo.model.litert import LiteRTModel
+from pneumo.model.margins import Box
 from pneumo.model.preprocess import preprocess
 
 EXPLAIN_SIGNATURE = "explain"
@@ -133,7 +134,8 @@ def heatmap_to_image_size(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndar
     """Resize an (h, w) heat map to ``size = (H, W)``, bilinear, clipped to ``[0, 1]``.
 
     The model sees the whole image squashed to a square, so stretching the map
-    over the whole image puts every cell back where it came from.
+    over the whole image puts every cell back where it came from (with trimmed
+    margins, :func:`heatmap_on_film` places it on the part the model saw).
     """
     arr = np.asarray(heatmap, dtype=np.float32)
     height, width = int(size[0]), int(size[1])
@@ -143,6 +145,18 @@ def heatmap_to_image_size(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndar
         arr = np.asarray(cv2.resize(arr, (width, height), interpolation=cv2.INTER_LINEAR),
                          dtype=np.float32)
     return np.clip(arr, 0.0, 1.0).astype(np.float32, copy=False)
+
+
+def heatmap_on_film(heatmap: np.ndarray, shape: tuple[int, ...], box: Box) -> np.ndarray:
+    """An (h, w) heat map of the model input placed on a film of ``shape``: stretched
+    over ``box``, the region the input was made from
+    (:func:`pneumo.model.preprocess.input_box`), and zero outside it (trimmed margins)."""
+    if box.is_whole(shape):
+        return heatmap_to_image_size(heatmap, (int(shape[0]), int(shape[1])))
+    out = np.zeros((int(shape[0]), int(shape[1])), dtype=np.float32)
+    out[box.top:box.bottom, box.left:box.right] = heatmap_to_image_size(
+        heatmap, (box.bottom - box.top, box.right - box.left))
+    return out
 
 
 def colorize_heatmap(heatmap: np.ndarray, opacity: float = 0.4,

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from pneumo.films.imaging import LoadedImage
+from pneumo.model.margins import Box, margin_box, trim_margins
 
 _INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
 CONTRASTS = ("none", "equalize")
@@ -24,7 +25,11 @@ _EQUALIZE_LEVELS = 1024
 class Preprocessing:
     """How a grayscale ``[0, 1]`` image becomes a model input.
 
-    The image is squashed (aspect ratio not kept) to ``input_size`` squared with
+    With ``trim``, uniform margins around the film (padding, a collimator's black,
+    a scanned film's frame) are cropped away first
+    (:func:`pneumo.model.margins.trim_margins`), so that how a site frames its
+    films does not reach the model; a film without margins is unchanged. The
+    image is squashed (aspect ratio not kept) to ``input_size`` squared with
     a fixed interpolation, optionally histogram-equalised (``contrast``), then
     mapped linearly: ``x = pixels * scale + offset``. Squashing is deliberate:
     most training images exist only as squashed 224x224 copies, so every image
@@ -38,6 +43,7 @@ class Preprocessing:
     scale: float = 1.0
     offset: float = 0.0
     contrast: str = "none"
+    trim: bool = False
 
     def __post_init__(self) -> None:
         if self.interpolation not in _INTERPOLATIONS:
@@ -48,8 +54,13 @@ class Preprocessing:
             raise ValueError("input_size must be at least 8")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, as stored in the model card."""
-        return asdict(self)
+        """JSON-ready form, as stored in the model card (and bound into the model
+        files). ``trim`` appears only when on, so cards and bindings written before
+        it existed read, and stay, as they were."""
+        data = asdict(self)
+        if not self.trim:
+            del data["trim"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Preprocessing:
@@ -60,6 +71,7 @@ class Preprocessing:
             scale=float(data.get("scale", 1.0)),
             offset=float(data.get("offset", 0.0)),
             contrast=str(data.get("contrast", "none")),
+            trim=bool(data.get("trim", False)),
         )
 
 
@@ -77,6 +89,14 @@ def equalize(pixels: np.ndarray, levels: int = _EQUALIZE_LEVELS) -> np.ndarray:
     return mid_rank[bins].astype(np.float32)
 
 
+def input_box(image: LoadedImage | np.ndarray, spec: Preprocessing) -> Box:
+    """The region of ``image`` that :func:`preprocess` squashes into the model input
+    (all of it unless ``spec.trim`` crops margins): where a heat map belongs."""
+    pixels = np.asarray(image.pixels if isinstance(image, LoadedImage) else image)
+    return margin_box(pixels.astype(np.float32, copy=False)) if spec.trim else Box.whole(
+        pixels.shape)
+
+
 def preprocess(image: LoadedImage | np.ndarray, spec: Preprocessing) -> np.ndarray:
     """Return the model input for ``image``: ``float32`` of shape (S, S, 1).
 
@@ -87,6 +107,8 @@ def preprocess(image: LoadedImage | np.ndarray, spec: Preprocessing) -> np.ndarr
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale image, got shape {pixels.shape}")
+    if spec.trim:
+        pixels = trim_margins(pixels)
     size = spec.input_size
     if pixels.shape != (size, size):
         pixels = cv2.resize(

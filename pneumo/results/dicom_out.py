@@ -136,7 +136,12 @@ class DicomExporter:
         explainer = self._get_explainer()
         if explainer is None:
             return image.pixels, None
-        return image.pixels, explainer.explain_image(image).heatmap
+        from pneumo.model.gradcam import heatmap_on_film
+        from pneumo.model.preprocess import input_box
+
+        box = input_box(image, self._runner.card.preprocessing)
+        return image.pixels, heatmap_on_film(explainer.explain_image(image).heatmap,
+                                             image.pixels.shape, box)
 
     def _get_explainer(self) -> Explainer | None:
         if not self._explainer_tried:

@@ -21,7 +21,8 @@ import numpy as np
 
 from pneumo.errors import ImageError
 from pneumo.films.imaging import ImageMetadata, load_image
-from pneumo.model.preprocess import Preprocessing, preprocess
+from pneumo.model.margins import Box
+from pneumo.model.preprocess import Preprocessing, input_box, preprocess
 
 #: Grey levels of a display copy (window/level is a lookup table over them).
 DISPLAY_LEVELS = 4096
@@ -53,10 +54,22 @@ def load_for_display(path: Path) -> DisplayFilm:
                        tuple(image.warnings))
 
 
-def model_input(path: Path, spec: Preprocessing) -> np.ndarray | str:
-    """The model input of ``path`` (:func:`preprocess`), or why there is none."""
+@dataclass(frozen=True)
+class HeatInput:
+    """A film's model input and where on the film it came from (the heat map's place)."""
+
+    model_input: np.ndarray
+    box: Box
+    shape: tuple[int, int]
+
+
+def model_input(path: Path, spec: Preprocessing) -> HeatInput | str:
+    """The model input of ``path`` (:func:`preprocess`) and the region of the film it
+    was made from (:func:`input_box`), or why there is none."""
     try:
-        return preprocess(load_image(path), spec)
+        image = load_image(path)
+        shape = (int(image.pixels.shape[0]), int(image.pixels.shape[1]))
+        return HeatInput(preprocess(image, spec), input_box(image, spec), shape)
     except ImageError as exc:
         return exc.problem
 
