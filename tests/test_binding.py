@@ -66,7 +66,13 @@ def test_shipped_models_carry_the_card_they_are_shipped_with() -> None:
         bound = read_binding((ASSETS / name).read_bytes())
         assert bound == CardBinding.of(card, name)
         assert sha256_file(ASSETS / name) == card.files[name]
-    assert read_binding((ASSETS / "model.tflite").read_bytes()).threshold == 0.733673095703125
+    # the int8 file carries its own re-derived threshold, not the float model's
+    int8 = read_binding((ASSETS / "model.tflite").read_bytes()).threshold
+    assert int8 == card.threshold_for("model.tflite") != card.threshold_for("model_float.tflite")
+
+
+def _shipped_threshold() -> float:
+    return ModelCard.load(ASSETS / CARD_FILENAME).threshold_for("model.tflite")
 
 
 def _swap_roles(d: dict[str, Any]) -> None:
@@ -77,8 +83,8 @@ def _swap_roles(d: dict[str, Any]) -> None:
 TAMPERING = {
     "entry removed": (lambda d: d["files"].pop("model.tflite"),
                       "not listed in its model card's files"),
-    "threshold edited": (lambda d: d["thresholds"].update({"model.tflite": 0.5}),
-                         "threshold (bound: 0.733673095703125, card now: 0.5)"),
+    "threshold edited": (lambda d: d["thresholds"].update({"model.tflite": 0.25}),
+                         "threshold (bound: {shipped}, card now: 0.25)"),
     "labels swapped": (lambda d: d.update(labels=["PNEUMONIA", "NORMAL"]),
                        'labels (bound: ["NORMAL", "PNEUMONIA"], card now: ["PNEUMONIA", "NORMAL"])'),
     "preprocessing edited": (lambda d: d["preprocessing"].update(contrast="none"),
@@ -92,6 +98,7 @@ def test_card_tampering_is_refused_and_named(kind: str, copy: Path, tmp_path: Pa
                                              monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     change, words = TAMPERING[kind]
+    words = words.replace("{shipped}", str(_shipped_threshold()))
     ModelRunner(copy / "model.tflite")  # control: loads before the edit
     _edit(copy, change)
     with pytest.raises(ModelIntegrityError) as info:
@@ -110,7 +117,7 @@ def test_card_tampering_is_refused_and_named(kind: str, copy: Path, tmp_path: Pa
 
 def test_a_card_threshold_that_does_not_apply_to_the_file_changes_nothing(copy: Path) -> None:
     _edit(copy, lambda d: d.update(threshold=0.1))  # each file has its own threshold
-    assert ModelRunner(copy / "model.tflite").threshold == 0.733673095703125
+    assert ModelRunner(copy / "model.tflite").threshold == _shipped_threshold() != 0.1
 
 
 def test_a_folder_from_before_bindings_is_refused_until_bound(copy: Path) -> None:
@@ -140,11 +147,11 @@ def test_bind_vouches_only_for_files_the_card_vouches_for(copy: Path,
     assert main(["bind", str(copy)]) == 1
     assert "sha256 does not match its model card" in capsys.readouterr().err
     shutil.copyfile(ASSETS / "model.tflite", copy / "model.tflite")
-    _edit(copy, lambda d: d["thresholds"].update({"model.tflite": 0.5}))
+    _edit(copy, lambda d: d["thresholds"].update({"model.tflite": 0.25}))
     assert main(["bind", str(copy)]) == 1  # an edited card is not re-bound silently
     assert "accept it with --force" in capsys.readouterr().err
     assert main(["bind", str(copy), "--force"]) == 0
-    assert ModelRunner(copy / "model.tflite").threshold == 0.5
+    assert ModelRunner(copy / "model.tflite").threshold == 0.25
 
 
 def test_binding_changes_no_output(copy: Path) -> None:

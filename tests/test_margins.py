@@ -45,10 +45,16 @@ def test_added_borders_are_removed_exactly(value: float) -> None:
     np.testing.assert_array_equal(preprocess(padded, spec), preprocess(film, spec))
 
 
-def test_large_films_are_trimmed_at_full_resolution() -> None:
-    film = cv2.resize(_film(), (1300, 1500), interpolation=cv2.INTER_LINEAR)
-    padded = _pad(film, (101, 57, 203, 9), 1.0)
-    assert margin_box(padded) == Box(101, 101 + 1500, 203, 203 + 1300)
+@pytest.mark.parametrize(("size", "pads"), [((1300, 1500), (101, 57, 203, 9)),
+                                             ((2500, 3000), (181, 3, 77, 250)),
+                                             ((2049, 2303), (0, 95, 1, 0))])
+def test_large_films_are_trimmed_at_full_resolution(size: tuple[int, int],
+                                                    pads: tuple[int, int, int, int]) -> None:
+    """Found on a halved-then-resized copy, followed line by line at full size."""
+    film = cv2.resize(_film(), size, interpolation=cv2.INTER_LINEAR)
+    padded = _pad(film, pads, 1.0)
+    top, _, left, _ = pads
+    assert margin_box(padded) == Box(top, top + size[1], left, left + size[0])
 
 
 def test_noise_and_text_in_the_margin_do_not_stop_the_trim() -> None:

@@ -364,10 +364,15 @@ def test_shipped_ood_rates_on_bordered_and_cropped_children(chest_xray_dir: Path
 def test_a_fit_with_variants_passes_framed_children_and_still_flags_non_films(
         chest_xray_dir: Path) -> None:
     """``fit-ood --variants 2``, on part of the training side: children with added borders,
-    crops or text pass at the stated rates (the films-only fit, on the same films, flags
-    1.5 to 3.5 times as many), and drawings, noise, rotated and noised films are still flagged. Inverted films
-    and the MR slice are not asserted: with variants they pass too (README), which is why
-    the shipped fit has none."""
+    crops or text pass at the stated rates; where the films-only fit on the same films
+    flags more than that, the variants fit flags several times fewer. Drawings, noise,
+    rotated and noised films are still flagged. Inverted films and the MR slice are not
+    asserted: with variants they pass too (README), which is why the shipped fit has none.
+
+    (With the model trained on framing variants and trimming margins, the films-only
+    fit passes bordered children and films with text (measured with variants / films
+    only: border 1.7 / 1.5 %, text 1.0 / 0.7 %); crops still gain, 4.0 / 13.7 %.
+    Before it: border 12.5 / 44.4 %, crop 3.0 / 8.5 %, text 4.7 / 8.7 %.)"""
     card = ModelCard.load(ASSETS / CARD_FILENAME)
     if card.models.explain is None:
         pytest.skip("the shipped card names no explain model")
@@ -385,13 +390,15 @@ def test_a_fit_with_variants_passes_framed_children_and_still_flags_non_films(
     with_variants = fit_ood(fit_side.embeddings, np.repeat(labels, 3), val_emb)
     films_only = fit_ood(fit_side.originals, labels, val_emb)
     framed = [e.path for e in val][::2]
-    # measured: border 12.5 % (films only 44.4 %), crop 3.0 % (8.5 %), text 4.7 % (8.7 %)
     for seed, (name, most, fewer) in enumerate((("border", 0.20, 2.0), ("crop", 0.06, 2.0),
                                                 ("text", 0.08, 1.5))):
         emb = embed(explainer, _one_transform(framed, name, card.preprocessing, 10 + seed))
         flagged = np.mean(with_variants.distances(emb) > with_variants.threshold)
         before = np.mean(films_only.distances(emb) > films_only.threshold)
-        assert flagged <= most and flagged * fewer < before, (name, flagged, before)
+        print(f"{name}: flagged {flagged:.3f} with variants, {before:.3f} films only")
+        assert flagged <= most, (name, flagged, before)
+        if before > most:
+            assert flagged * fewer < before, (name, flagged, before)
     films = load_model_inputs([e.path for e in val][::24], card.preprocessing)
     sets = _synthetic_ood_inputs(films, card.preprocessing)
     for name in ("drawings", "uniform noise", "gaussian noise", "rotated films", "noisy films"):

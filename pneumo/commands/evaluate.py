@@ -82,7 +82,10 @@ def _name(folder: Path) -> str:
 def _print(result: Evaluation) -> None:
     m = result.metrics
     print(f"{result.model} ({result.kind}) on {result.data}: n={m.n}")
-    for at in (result.metrics, result.metrics_at_half):
+    shown = [result.metrics]
+    if result.metrics_at_half.threshold != result.metrics.threshold:
+        shown.append(result.metrics_at_half)  # the seed notebooks' 0.5, for comparison
+    for at in shown:
         print(f"  threshold {at.threshold:.4f}: accuracy {at.accuracy:.4f}  AUC {at.auc:.4f}  "
               f"sensitivity {at.sensitivity:.4f}  specificity {at.specificity:.4f}  "
               f"precision {at.precision:.4f}  F1 {at.f1:.4f}  "

@@ -84,23 +84,42 @@ def _follow(lines: np.ndarray, start: int, limit: int) -> int:
     return end
 
 
+def _detection_copy(pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` reduced by area to about :data:`DETECT_SIDE` on the short side,
+    clipped to ``[0, 1]``; small films (every training film) are only clipped.
+
+    A clinical-size film is first halved (2 x 2 means, OpenCV's fast path) while
+    its short side is at least four times that, then resized once: a third of
+    the cost of one area resize from 3,000 px, on a copy only used to find lines.
+    """
+    film: np.ndarray = np.asarray(pixels, dtype=np.float32)
+    while min(film.shape) >= 4 * DETECT_SIDE:
+        h, w = film.shape
+        film = cv2.resize(film[: h - h % 2, : w - w % 2], (w // 2, h // 2),
+                          interpolation=cv2.INTER_AREA)
+    h, w = film.shape
+    factor = DETECT_SIDE / max(1, min(h, w))
+    if factor < 1.0:
+        film = cv2.resize(film, (max(1, round(w * factor)), max(1, round(h * factor))),
+                          interpolation=cv2.INTER_AREA)
+    return np.clip(film, 0.0, 1.0).astype(np.float32, copy=False)
+
+
 def margin_box(pixels: np.ndarray) -> Box:
     """The part of a 2-D ``[0, 1]`` image inside its uniform margins (the whole
     image when it has none, or when trimming would leave less than half a side)."""
     h, w = pixels.shape
-    factor = min(1.0, DETECT_SIDE / max(1, min(h, w)))
-    film = np.clip(np.asarray(pixels, dtype=np.float32), 0.0, 1.0)
-    if factor < 1.0:
-        film = np.asarray(cv2.resize(film, (max(1, round(w * factor)), max(1, round(h * factor))),
-                                     interpolation=cv2.INTER_AREA), dtype=np.float32)
+    film = _detection_copy(pixels)
+    factor_y, factor_x = film.shape[0] / h, film.shape[1] / w
     levels = np.round(film * 255.0).astype(np.uint8)
     small: np.ndarray = cv2.medianBlur(levels, _MEDIAN) / 255.0
     sh, sw = small.shape
     found = [_edge_run(small[: sh // 2]), _edge_run(small[::-1][: sh // 2]),
              _edge_run(small.T[: sw // 2]), _edge_run(small.T[::-1][: sw // 2])]
     full = (pixels, pixels[::-1], pixels.T, pixels.T[::-1])
+    factors = (factor_y, factor_y, factor_x, factor_x)
     top, bottom, left, right = (_follow(lines, int(run / factor), len(lines) // 2)
-                                for lines, run in zip(full, found, strict=True))
+                                for lines, run, factor in zip(full, found, factors, strict=True))
     # A run to the middle means a near-blank image, not a margin.
     if h - top - bottom < _KEEP * h or max(top, bottom) >= h // 2:
         top = bottom = 0
