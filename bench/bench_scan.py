@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -171,17 +172,25 @@ def end_to_end_ms(path: Path, runner: Any, runs: int = 9) -> float:
 
 
 def peak_rss(paths: list[Path], count: int, folder: Path) -> dict[str, float]:
-    """Peak memory of scanning ``count`` files (hard links to ``paths``) in a fresh process."""
+    """Peak memory of scanning ``count`` files (copies of ``paths``) in a fresh process.
+
+    Copies, not hard links: the scan's walk takes a file reached twice (same inode)
+    once, so a folder of links would scan only ``len(paths)`` files.
+    """
     links = folder / f"rss_{count}"
     links.mkdir()
     for i in range(count):
-        os.link(paths[i % len(paths)], links / f"f{i:05d}.dcm")
+        shutil.copyfile(paths[i % len(paths)], links / f"f{i:05d}.dcm")
     out = folder / f"rss_{count}.json"
     code = "import sys; from bench_scan import rss_child; rss_child(sys.argv[1], sys.argv[2])"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "bench")])}
     subprocess.run([sys.executable, "-c", code, str(links), str(out)], check=True, env=env,
                    cwd=REPO_ROOT)
-    return json.loads(out.read_text())
+    result: dict[str, float] = json.loads(out.read_text())
+    shutil.rmtree(links)
+    if result["files"] != count:
+        raise SystemExit(f"the memory run scanned {result['files']:.0f} files, not {count}")
+    return result
 
 
 def rss_child(folder: str, out: str) -> None:
