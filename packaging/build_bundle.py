@@ -21,7 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "packaging" / "pneumoscan.spec"
 PLATFORM_PLUGINS = {"linux": ("offscreen", "xcb"), "win32": ("offscreen", "windows"),
                     "darwin": ("offscreen", "cocoa")}
-FORBIDDEN = ("tensorflow", "keras", "tf_keras", "matplotlib", "train", "convert")
+FORBIDDEN = ("tensorflow", "keras", "tf_keras", "matplotlib", "train", "convert", "_gdcm",
+             "gdcm")
+#: imagecodecs' codecs that the scan never calls (of 50-odd): a sample that must stay out.
+UNUSED_CODECS = ("_avif", "_jpegxl", "_tiff", "_webp", "_zstd")
 
 
 def build(dist: Path, work: Path) -> float:
@@ -40,6 +43,9 @@ def problems(bundle: Path) -> list[str]:
     for name in FORBIDDEN:
         if (internal / name).exists():
             found.append(f"{name} is inside the bundle")
+    for codec in UNUSED_CODECS:
+        if list((internal / "imagecodecs").glob(f"{codec}.*")):
+            found.append(f"imagecodecs.{codec} is inside the bundle (the scan never uses it)")
     plugins = internal / "PySide6" / "Qt" / "plugins" / "platforms"
     names = " ".join(p.name for p in plugins.iterdir()) if plugins.is_dir() else ""
     for plugin in PLATFORM_PLUGINS.get(sys.platform, ()):
