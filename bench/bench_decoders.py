@@ -108,6 +108,7 @@ def time_plugins(path: Path, runs: int) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     """Print the plugin table."""
     from pydicom.uid import (
+        HTJ2KLossless,
         JPEG2000Lossless,
         JPEGBaseline8Bit,
         JPEGExtended12Bit,
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     film8 = clinical_film(args.data)
     stored = twelve_bit(film8, args.noise)
     syntaxes = [RLELossless, JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1,
-                JPEGLSLossless, JPEG2000Lossless]
+                JPEGLSLossless, JPEG2000Lossless, HTJ2KLossless]
     print(f"{film8.shape[1]} x {film8.shape[0]} film, noise {args.noise:g} levels: median "
           f"CPU ms (wall ms) of {args.runs} decodes through pydicom's pixel_array\n")
     print("| syntax | MB | " + " | ".join(PLUGINS) + " |")

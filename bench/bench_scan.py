@@ -61,6 +61,7 @@ def syntaxes() -> dict[str, Any]:
         "JPEG lossless": (uid.JPEGLosslessSV1, 12),
         "JPEG-LS": (uid.JPEGLSLossless, 12),
         "JPEG 2000": (uid.JPEG2000Lossless, 12),
+        "HTJ2K": (uid.HTJ2KLossless, 12),
         "JPEG Extended 12-bit": (uid.JPEGExtended12Bit, 12),
     }
 

@@ -1,9 +1,10 @@
 """Write the compressed self-test films into ``pneumo/selftest/data/``.
 
 Run once, by a developer, when a film is added (the files are committed):
-``python packaging/make_selftest_films.py``. Needs the encoders: pydicom
-(RLE), pyjpegls (JPEG-LS), pylibjpeg-openjpeg (JPEG 2000) and python-gdcm
-(JPEG baseline and lossless, which pydicom cannot encode).
+``python packaging/make_selftest_films.py [FILE ...]`` (only the named files, or
+all). Needs the encoders: pydicom (RLE), pyjpegls (JPEG-LS), pylibjpeg-openjpeg
+(JPEG 2000), python-gdcm (JPEG baseline and lossless, which pydicom cannot
+encode) and imagecodecs (HTJ2K, with OpenJPH).
 """
 
 from __future__ import annotations
@@ -60,20 +61,40 @@ def _with_gdcm(film: Film, out: Path) -> None:
             raise RuntimeError(f"gdcm cannot write {out}")
 
 
+def _with_imagecodecs(film: Film, out: Path) -> None:
+    """HTJ2K lossless: OpenJPH's reversible codestream, encapsulated by pydicom."""
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+
+    ds = base_dataset(film.bits)
+    ds.PixelData = encapsulate([bytes(imagecodecs.htj2k_encode(reference_pixels(film.bits),
+                                                               reversible=True))])
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    ds.file_meta.TransferSyntaxUID = film.transfer_syntax
+    ds.save_as(out, enforce_file_format=True)
+
+
+_HTJ2K_LOSSLESS = "1.2.840.10008.1.2.4.201"
+
+
 def _with_pydicom(film: Film, out: Path) -> None:
     ds = base_dataset(film.bits)
     ds.compress(film.transfer_syntax, **_PYDICOM_OPTIONS[film.transfer_syntax])
     ds.save_as(out, enforce_file_format=True)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    only = set(sys.argv[1:] if argv is None else argv)
     OUT.mkdir(parents=True, exist_ok=True)
     for film in FILMS:
-        if film.file is None:
+        if film.file is None or (only and film.file not in only):
             continue
         out = OUT / film.file
         if film.transfer_syntax in _GDCM_SYNTAX:
             _with_gdcm(film, out)
+        elif film.transfer_syntax == _HTJ2K_LOSSLESS:
+            _with_imagecodecs(film, out)
         else:
             _with_pydicom(film, out)
         ds = pydicom.dcmread(out)

