@@ -41,13 +41,15 @@ class WalkReport:
 @dataclass(frozen=True)
 class DisplayImage:
     """A film to draw: ``uint16`` display levels, halved copies (smallest last),
-    auto window and metadata."""
+    auto window and metadata. A quick preview has ``full_size``, the (rows,
+    columns) of the film it stands for; the film itself follows."""
 
     path: Path
     metadata: ImageMetadata
     levels: np.ndarray
     auto_window: tuple[float, float]
     pyramid: tuple[np.ndarray, ...] = ()
+    full_size: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@
 :meth:`~desktop.session.Session.describe`, the core's display policy) on the
 image panel, then runs one view job at a time in a worker
 (:func:`desktop.workers.view_events`; a new selection cancels the previous
-one): the film is decoded in the decoder pool and painted, its DICOM tags
-listed, then its Grad-CAM map drawn or the reason there is none.
+one): the film is decoded in the decoder pool and painted (a film slow to
+decode first as a reduced preview), its DICOM tags listed, then its Grad-CAM
+map drawn or the reason there is none.
 """
 
 from __future__ import annotations
@@ -88,7 +89,12 @@ class FilmView(QObject):
         if self._job is None or event.path != self.path:
             return
         if isinstance(event, DisplayImage):
-            self.panel.show_image(event.levels, event.auto_window, event.pyramid)
+            if event.full_size is None and self.panel.viewer.showing_preview_of(
+                    event.levels.shape):
+                self.panel.sharpen_image(event.levels, event.auto_window, event.pyramid)
+            else:
+                self.panel.show_image(event.levels, event.auto_window, event.pyramid,
+                                      event.full_size)
             self.tags.set_metadata(event.metadata)
         elif isinstance(event, OverlayReady):
             labels = self.session.worklist.labels

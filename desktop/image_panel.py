@@ -142,10 +142,19 @@ class ImagePanel(QWidget):
         self._update_overlay()
 
     def show_image(self, levels: np.ndarray, auto_window: tuple[float, float],
-                   pyramid: tuple[np.ndarray, ...] = ()) -> None:
-        """Display a loaded film (``pyramid``: halved copies of ``levels``)."""
-        self.viewer.set_image(levels, auto_window, pyramid)
+                   pyramid: tuple[np.ndarray, ...] = (),
+                   preview_of: tuple[int, int] | None = None) -> None:
+        """Display a loaded film (``pyramid``: halved copies of ``levels``), or a
+        reduced preview of a film of ``preview_of`` (rows, columns) until
+        :meth:`sharpen_image` brings the film itself."""
+        self.viewer.set_image(levels, auto_window, pyramid, preview_of)
         self.preset.setCurrentIndex(0)
+        self._update_overlay()
+
+    def sharpen_image(self, levels: np.ndarray, auto_window: tuple[float, float],
+                      pyramid: tuple[np.ndarray, ...] = ()) -> None:
+        """Replace the preview by the film, keeping what the user set meanwhile."""
+        self.viewer.sharpen(levels, auto_window, pyramid)
         self._update_overlay()
 
     def show_overlay(self, rgba: np.ndarray | None, note: str | None = None) -> None:

@@ -12,8 +12,6 @@ for the current zoom, so window/level stays fluid on a 3,000 px film.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtCore import QPoint, QRectF, Qt, Signal
 from PySide6.QtGui import (
@@ -32,6 +30,7 @@ from pneumo.scanning.display import DISPLAY_LEVELS
 
 _DRAG_GAIN = 1.0 / 400.0  # window units per screen pixel of drag
 _ZOOM_STEP = 1.2
+_HALVING_SLACK = 0.995
 
 
 class ImageViewer(QGraphicsView):
@@ -58,6 +57,7 @@ class ImageViewer(QGraphicsView):
         self.scene().addItem(self._overlay_item)
         self._levels: np.ndarray | None = None
         self._pyramid: tuple[np.ndarray, ...] = ()
+        self._preview_of: tuple[int, int] | None = None
         self._shown = -1  # the pyramid level drawn (0: full size)
         self._auto: tuple[float, float] = (1.0, 0.5)
         self._window: tuple[float, float] = (1.0, 0.5)
@@ -74,23 +74,47 @@ class ImageViewer(QGraphicsView):
         return self._levels is not None
 
     def set_image(self, levels: np.ndarray, auto_window: tuple[float, float],
-                  pyramid: tuple[np.ndarray, ...] = ()) -> None:
+                  pyramid: tuple[np.ndarray, ...] = (),
+                  preview_of: tuple[int, int] | None = None) -> None:
         """Show a film given as ``uint16`` display levels (and halved copies of
-        them, smallest last); window set to auto."""
+        them, smallest last); window set to auto. ``preview_of``: ``levels`` is a
+        reduced preview of a film of this (rows, columns), which
+        :meth:`sharpen` replaces."""
         self._levels = levels
         self._pyramid = (levels, *pyramid)
         self._auto = auto_window
         self._window = auto_window
+        self._preview_of = preview_of
         self.set_overlay(None)
-        h, w = levels.shape
+        h, w = preview_of or levels.shape
         self.scene().setSceneRect(QRectF(0, 0, w, h))
         self.fit()
+        self._render()
+
+    def showing_preview_of(self, shape: tuple[int, ...]) -> bool:
+        """True while a preview of a film of ``shape`` (rows, columns) is shown."""
+        return self._preview_of is not None and tuple(self._preview_of) == tuple(shape)
+
+    def sharpen(self, levels: np.ndarray, auto_window: tuple[float, float],
+                pyramid: tuple[np.ndarray, ...] = ()) -> None:
+        """Replace the preview by the film itself, keeping zoom, pan, inversion,
+        and a window the user chose (an automatic one becomes the film's)."""
+        if not self.showing_preview_of(levels.shape):
+            self.set_image(levels, auto_window, pyramid)
+            return
+        if self._window == self._auto:
+            self._window = auto_window
+        self._auto = auto_window
+        self._levels = levels
+        self._pyramid = (levels, *pyramid)
+        self._preview_of = None
         self._render()
 
     def clear(self) -> None:
         """Show nothing."""
         self._levels = None
         self._pyramid = ()
+        self._preview_of = None
         self._image_item.setPixmap(QPixmap())
         self.set_overlay(None)
 
@@ -195,11 +219,16 @@ class ImageViewer(QGraphicsView):
         return self._shown
 
     def _level_for_zoom(self) -> int:
-        """The smallest copy with at least one pixel per screen pixel."""
+        """The smallest copy with at least one pixel per screen pixel (else the largest)."""
         zoom = self.zoom_factor()
-        if len(self._pyramid) < 2 or zoom <= 0:
+        width = self.scene().sceneRect().width()
+        if len(self._pyramid) < 2 or zoom <= 0 or width <= 0:
             return 0
-        return max(0, min(len(self._pyramid) - 1, math.floor(-math.log2(zoom))))
+        for level in range(len(self._pyramid) - 1, 0, -1):
+            # a halved copy of an odd size is a little under half: allow for it
+            if self._pyramid[level].shape[1] / width >= zoom * _HALVING_SLACK:
+                return level
+        return 0
 
     def _follow_zoom(self) -> None:
         if self._levels is not None and self._level_for_zoom() != self._shown:
@@ -211,7 +240,7 @@ class ImageViewer(QGraphicsView):
             copy = self._pyramid[self._shown]
             lut = window_lut(*self._window, levels=DISPLAY_LEVELS, invert=self._invert)
             self._image_item.setPixmap(QPixmap.fromImage(gray_qimage(lut[copy])))
-            self._image_item.setScale(self._levels.shape[1] / copy.shape[1])
+            self._image_item.setScale(self.scene().sceneRect().width() / copy.shape[1])
         self.window_changed.emit(*self._window)
 
     def composite_image(self) -> QImage | None:

@@ -184,14 +184,24 @@ def view_events(
     The file is decoded in the decoder pool's worker processes, ahead of any
     scan's files (:mod:`pneumo.scanning.display`): a decoder that crashes on
     it gives a :class:`ViewProblem`, and the app goes on. The heat map's input
-    is prepared by a second worker while the film is painted.
+    is prepared by the other worker while the film is painted. A film slow to
+    decode is first shown as a quick reduced preview (a :class:`DisplayImage`
+    with ``full_size``), then as itself; a preview that fails is left out.
     """
-    from pneumo.scanning.display import load_for_display, model_input
+    from pneumo.scanning.display import load_for_display, load_preview_for_display, model_input
     from pneumo.scanning.pool import shared_pool
 
-    pool = shared_pool()
-    shown = pool.submit_first(load_for_display, path)
-    explained = None if card is None else pool.submit_first(model_input, path, card.preprocessing)
+    jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
+        (load_preview_for_display, (path,)), (load_for_display, (path,))]
+    if card is not None:
+        jobs.append((model_input, (path, card.preprocessing)))
+    previewed, shown, *rest = shared_pool().submit_all_first(*jobs)
+    explained = rest[0] if rest else None
+    preview = _answer(previewed, cancel, unless=shown)
+    if isinstance(preview, DisplayFilm) and preview.levels is not None \
+            and preview.metadata is not None:
+        yield DisplayImage(path, preview.metadata, preview.levels, preview.auto_window,
+                           preview.pyramid, preview.full_size)
     film = _answer(shown, cancel)
     if film is None or cancel.is_set():
         if explained is not None:
@@ -234,13 +244,14 @@ def view_events(
                        float(explanation.peak))
 
 
-def _answer(future: Any, cancel: threading.Event) -> Any:
-    """A pool job's value (None if cancelled first); a crash becomes its message (a str)."""
+def _answer(future: Any, cancel: threading.Event, unless: Any = None) -> Any:
+    """A pool job's value (None if cancelled first, or if the job ``unless`` is done
+    first); a crash becomes its message (a str)."""
     from concurrent.futures import TimeoutError as FutureTimeout
 
     from pneumo.scanning.pool import JobFailed, WorkerCrashed
 
-    while not cancel.is_set():
+    while not cancel.is_set() and not (unless is not None and unless.done()):
         try:
             return future.result(timeout=0.05).value
         except FutureTimeout:

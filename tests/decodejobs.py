@@ -63,3 +63,11 @@ def logged(folder: str, path: Path, spec: Preprocessing) -> Prepared:
 def worker_pid(path: Path, spec: Preprocessing) -> Prepared:
     """The worker's process id as the file's only warning (no decoding)."""
     return Prepared(Path(path), None, None, (f"pid {os.getpid()}",), "not decoded")
+
+
+def started_at(seconds: float) -> tuple[float, int]:
+    """(when this job started, on the system's monotonic clock; the worker's pid),
+    after sleeping ``seconds``."""
+    start = time.monotonic()
+    time.sleep(seconds)
+    return start, os.getpid()

@@ -476,3 +476,29 @@ def test_flagged_row_is_marked_and_the_banner_says_why(qtbot, window: MainWindow
     panel.category.setCurrentText("With warnings")
     shown = {panel.proxy.index(r, 0).data() for r in range(panel.proxy.rowCount())}
     assert shown == {"adult.dcm"}
+
+
+def test_a_large_jpeg2000_film_is_painted_from_a_preview_then_sharpened(
+        qtbot, window: MainWindow, tmp_path: Path) -> None:
+    from pydicom import uid
+
+    from tests import synth
+    from tests.test_preview import _big_film
+
+    films = tmp_path / "j2k"
+    films.mkdir()
+    path = synth.save(synth.encode_dataset(synth.windowed_dataset(_big_film()),
+                                           uid.JPEG2000Lossless), films / "big.dcm")
+    panel = window.image_panel
+    calls: list[tuple[str, tuple[int, ...], object]] = []
+    show, sharpen = panel.show_image, panel.sharpen_image
+    panel.show_image = lambda levels, auto, pyr=(), of=None: (  # type: ignore[method-assign]
+        calls.append(("show", levels.shape, of)), show(levels, auto, pyr, of))
+    panel.sharpen_image = lambda levels, auto, pyr=(): (  # type: ignore[method-assign]
+        calls.append(("sharpen", levels.shape, None)), sharpen(levels, auto, pyr))
+    scan_folder(qtbot, window, films)
+    select(qtbot, window, path)
+    assert calls == [("show", (425, 513), (1700, 2050)), ("sharpen", (1700, 2050), None)]
+    assert not panel.viewer.showing_preview_of((1700, 2050)) and panel.viewer.has_overlay()
+    exported = panel.viewer.composite_image()
+    assert exported is not None and (exported.width(), exported.height()) == (2050, 1700)

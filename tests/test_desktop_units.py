@@ -236,3 +236,54 @@ def test_view_of_a_file_whose_header_lies_is_a_problem_not_a_crash(tmp_path: Pat
     (problem,) = view_events(path, CARD, ExplainerHolder(None), cancel=threading.Event())
     assert isinstance(problem, ViewProblem) and problem.stage == "image"
     assert problem.message.startswith("DICOM header does not match its pixel data")
+
+
+def test_a_large_jpeg2000_film_is_previewed_then_shown(tmp_path: Path) -> None:
+    from pydicom import uid
+
+    from tests import synth
+    from tests.test_preview import _big_film
+
+    ds = synth.windowed_dataset(_big_film())
+    path = synth.save(synth.encode_dataset(ds, uid.JPEG2000Lossless), tmp_path / "j2k.dcm")
+    events = list(view_events(path, CARD, ExplainerHolder(_StubExplainer),
+                              cancel=threading.Event()))
+    preview, shown, overlay = events
+    assert isinstance(preview, DisplayImage) and isinstance(shown, DisplayImage)
+    assert preview.full_size == (1700, 2050) and preview.levels.shape == (425, 513)
+    assert shown.full_size is None and shown.levels.shape == (1700, 2050)
+    assert isinstance(overlay, OverlayReady)
+    plain = write_dicom(tmp_path / "plain.dcm", film(1, True))
+    kinds = [type(e) for e in view_events(plain, CARD, ExplainerHolder(_StubExplainer),
+                                          cancel=threading.Event())]
+    assert kinds == [DisplayImage, OverlayReady]  # no preview: it decodes fast anyway
+
+
+def test_viewer_sharpens_a_preview_keeping_zoom_pan_and_a_chosen_window(qapp) -> None:
+    from desktop.viewer import ImageViewer
+
+    full = (np.arange(3000 * 2400, dtype=np.uint32).reshape(3000, 2400) % 4096).astype(np.uint16)
+    viewer = ImageViewer()
+    viewer.resize(640, 520)
+    viewer.set_image(full[::4, ::4].copy(), (0.9, 0.5), preview_of=(3000, 2400))
+    assert viewer.showing_preview_of((3000, 2400)) and viewer.shown_level() == 0
+    assert viewer.scene().sceneRect().size().toTuple() == (2400, 3000)
+    fit_zoom = viewer.zoom_factor()
+    viewer.set_image(full, (0.9, 0.5), pyramid(full))
+    assert viewer.zoom_factor() == pytest.approx(fit_zoom)  # the preview fits like the film
+    viewer.set_image(full[::4, ::4].copy(), (0.9, 0.5), preview_of=(3000, 2400))
+    viewer.sharpen(full, (0.8, 0.45), pyramid(full))  # window untouched: the film's auto
+    assert viewer.window_level == (0.8, 0.45) and not viewer.showing_preview_of((3000, 2400))
+    assert viewer.shown_level() == 2 and viewer.zoom_factor() == pytest.approx(fit_zoom)
+
+    viewer.set_image(full[::4, ::4].copy(), (0.9, 0.5), preview_of=(3000, 2400))
+    viewer.set_window(0.3, 0.4)
+    viewer.zoom_by(4.0)
+    centre = viewer.mapToScene(viewer.viewport().rect().center())
+    viewer.sharpen(full, (0.8, 0.45), pyramid(full))
+    assert viewer.window_level == (0.3, 0.4)
+    assert viewer.zoom_factor() == pytest.approx(fit_zoom * 4.0)
+    assert viewer.mapToScene(viewer.viewport().rect().center()) == centre
+    assert viewer.shown_level() == 0  # about 0.8 screen pixels per film pixel
+    viewer.sharpen(full[:100, :100].copy(), (1.0, 0.5))  # not this preview's film
+    assert viewer.scene().sceneRect().size().toTuple() == (100, 100)

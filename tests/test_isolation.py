@@ -184,3 +184,23 @@ def test_recording_warnings_in_a_worker_keeps_pillows_bomb_limit_an_error() -> N
 
     assert run_job(bomb, ()) == (False, ("DecompressionBombWarning", "too many pixels"), ())
     assert run_job(noisy, ()) == (True, 2, ("UserWarning: a library note",))
+
+
+def test_one_films_jobs_go_first_in_order_and_side_by_side() -> None:
+    """The viewer's preview, image and heat map jobs: ahead of a scan's, in the order
+    given, and spread over idle workers before any worker takes a second job."""
+    job = decodejobs.started_at
+    with DecoderPool(2) as pool:
+        warm = [pool.submit(job, 0.3) for _ in range(2)]
+        assert len({f.result(timeout=60).value[1] for f in warm}) == 2  # both workers up
+        preview, image, heat = pool.submit_all_first((job, (0.3,)), (job, (0.3,)), (job, (0.0,)))
+        (t_preview, pid_preview), (t_image, pid_image), (t_heat, _pid) = (
+            f.result(timeout=60).value for f in (preview, image, heat))
+        assert pid_preview != pid_image  # side by side, not one behind the other
+        assert abs(t_image - t_preview) < 0.25 and t_heat >= t_preview + 0.25
+    with DecoderPool(1) as pool:
+        pool.submit(job, 0.0).result(timeout=60)
+        queued = [pool.submit(job, 0.2) for _ in range(4)]  # the worker holds one or two
+        first, second = pool.submit_all_first((job, (0.0,)), (job, (0.0,)))
+        starts = [f.result(timeout=60).value[0] for f in (*queued, first, second)]
+        assert starts[4] < starts[5] < starts[2] < starts[3]

@@ -42,6 +42,7 @@ class FrameHeader:
     columns: int
     samples: int
     precision: int
+    signed: bool = False
 
 
 def check_frame(frame: bytes, syntax: str, rows: int, columns: int, samples: int,
@@ -130,7 +131,7 @@ def j2k_header(frame: bytes) -> FrameHeader:
     ssiz = frame[start + 42:start + 43]
     precision = (ssiz[0] & 0x7F) + 1 if ssiz else 0
     return FrameHeader("JPEG 2000", max(0, ysiz - yosiz), max(0, xsiz - xosiz), components,
-                       precision)
+                       precision, bool(ssiz and ssiz[0] & 0x80))
 
 
 def _check_rle(frame: bytes, samples: int, bits_allocated: int) -> None:

@@ -27,7 +27,13 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.multival import MultiValue
 from pydicom.pixels import pixel_array
-from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import (
+    JPEG2000,
+    ExplicitVRBigEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+)
 
 from pneumo.errors import ImageError, UnreadableFileError, UnsupportedImageError, one_line
 from pneumo.films import limits
@@ -43,7 +49,9 @@ from pneumo.films.dicom_read import (
     read_native_grey,
 )
 from pneumo.films.dicom_values import int_attr, map_values, text_attr
+from pneumo.films.j2k_reduced import NoReducedDecode, decode_reduced
 
+_REDUCIBLE = frozenset({JPEG2000Lossless, JPEG2000})
 _PIXEL_TAG = {"PixelData": 0x7FE00010, "FloatPixelData": 0x7FE00008,
               "DoubleFloatPixelData": 0x7FE00009}
 
@@ -80,10 +88,12 @@ class DicomImage:
     pixels: np.ndarray
     fields: dict[str, Any]
     warnings: tuple[str, ...] = ()
+    film_size: tuple[int, int] = (0, 0)
+    """(Rows, Columns): the film's size, which ``pixels`` has unless it was reduced."""
 
 
 def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True,
-               data: bytes | None = None) -> DicomImage:
+               data: bytes | None = None, reduced_side: int | None = None) -> DicomImage:
     """Decode the first frame of the DICOM file ``path``.
 
     Reads the header and the first frame only, within the limits of
@@ -97,6 +107,10 @@ def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True,
     result; ``lookup_table=False`` runs that arithmetic on every pixel instead
     (the reference the tests compare with). ``data``: the file's bytes, when
     they are already in memory (``path`` then only names the file).
+    ``reduced_side``: decode a classic JPEG 2000 film at a reduced resolution
+    instead, its long side at least this (:mod:`pneumo.films.j2k_reduced`; a
+    quick picture, never a model input), raising
+    :class:`~pneumo.films.j2k_reduced.NoReducedDecode` for other films.
     """
     configure_pydicom()
     try:
@@ -117,7 +131,8 @@ def read_dicom(path: Path, max_pixels: int, *, lookup_table: bool = True,
                 position = stream.tell()
                 file_end = stream.seek(0, io.SEEK_END)
                 stream.seek(position)
-            return _read_image(path, ds, stream, file_end, max_pixels, lookup_table)
+            return _read_image(path, ds, stream, file_end, max_pixels, lookup_table,
+                               reduced_side)
     except OSError as exc:
         raise UnreadableFileError(path, f"cannot be read ({exc.strerror or exc})") from None
 
@@ -136,7 +151,7 @@ def read_dicom_header(path: Path) -> Dataset:
 
 
 def _read_image(path: Path, ds: Dataset, stream: BinaryIO, file_end: int, max_pixels: int,
-                lookup_table: bool) -> DicomImage:
+                lookup_table: bool, reduced_side: int | None = None) -> DicomImage:
     """Everything after the header: checks, the first frame, decoding, mapping."""
     try:
         element = pixel_element(stream, ds, file_end)
@@ -152,6 +167,9 @@ def _read_image(path: Path, ds: Dataset, stream: BinaryIO, file_end: int, max_pi
     _ensure_transfer_syntax(ds)
     frames = max(1, int_attr(ds, "NumberOfFrames") or 1)
     samples, bits = _geometry(path, ds, element)
+    if reduced_side is not None and (ds.file_meta.TransferSyntaxUID not in _REDUCIBLE
+                                     or samples != 1 or int_attr(ds, "PixelRepresentation")):
+        raise NoReducedDecode("only one-component unsigned classic JPEG 2000 is reduced")
     frame_bytes = _frame_bytes(rows * cols * samples, bits)
     notes: list[str] = []
     if frames > 1:
@@ -163,15 +181,17 @@ def _read_image(path: Path, ds: Dataset, stream: BinaryIO, file_end: int, max_pi
     encoded = element.available if element.encapsulated else frame_bytes
     estimate = limits.decode_bytes(rows * cols, samples, max(1, bits // 8), encoded)
     with limits.reserve(path, estimate):
-        raw = _decode_first_frame(path, ds, stream, element, frame_bytes, frames)
+        raw = _decode_first_frame(path, ds, stream, element, frame_bytes, frames,
+                                  reduced_side)
         fields = _metadata(ds)
         pixels, mapping = map_values(path, raw, ds, notes, lookup_table)
     fields.update(number_of_frames=frames, value_mapping=mapping)
-    return DicomImage(pixels=pixels, fields=fields, warnings=tuple(notes))
+    return DicomImage(pixels=pixels, fields=fields, warnings=tuple(notes),
+                      film_size=(rows, cols))
 
 
 def _decode_first_frame(path: Path, ds: Dataset, stream: BinaryIO, element: PixelElement,
-                        frame_bytes: int, frames: int) -> np.ndarray:
+                        frame_bytes: int, frames: int, reduced_side: int | None) -> np.ndarray:
     """The stored values of the first frame, checked against the header first."""
     syntax = ds.file_meta.TransferSyntaxUID
     try:
@@ -187,6 +207,8 @@ def _decode_first_frame(path: Path, ds: Dataset, stream: BinaryIO, element: Pixe
     except (FrameError, FrameMismatch) as exc:
         raise UnreadableFileError(path, f"DICOM header does not match its pixel data: {exc}"
                                   if isinstance(exc, FrameMismatch) else str(exc)) from None
+    if reduced_side is not None:
+        return decode_reduced(frame, reduced_side)
     if element.encapsulated:
         ds.add_new(_PIXEL_TAG[element.keyword], "OB", encapsulate([frame]))
     else:

@@ -112,6 +112,19 @@ class DecoderPool:
         """Like :meth:`submit`, ahead of every queued job (the film a user just opened)."""
         return self._enqueue(function, args, first=True)
 
+    def submit_all_first(self, *jobs: tuple[Callable[..., Any], tuple[Any, ...]]
+                         ) -> list[Future[Outcome]]:
+        """``(function, args)`` jobs ahead of every queued job, in the order given
+        (the first goes to a worker first): one film's preview, image and heat map."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the decoder pool is closed")
+            tasks = [_Task(next(self._ids), function, args, Future())
+                     for function, args in jobs]
+            self._queue.extendleft(reversed(tasks))
+        self._wake()
+        return [task.future for task in tasks]
+
     def _enqueue(self, function: Callable[..., Any], args: tuple[Any, ...],
                  first: bool) -> Future[Outcome]:
         future: Future[Outcome] = Future()
@@ -213,25 +226,32 @@ class DecoderPool:
         return True
 
     def _dispatch(self) -> None:
-        for w in self._workers:
-            while w.killed is None and len(w.tasks) < PREFETCH and self._queue:
-                task = self._queue.popleft()
-                if not task.running:
-                    if not task.future.set_running_or_notify_cancel():
-                        continue  # cancelled while queued
-                    task.running = True
-                try:
-                    w.conn.send((task.id, task.function, task.args))
-                except Exception as exc:  # noqa: BLE001 - a dead pipe, or unpicklable args
-                    if isinstance(exc, OSError):
-                        self._queue.appendleft(task)
-                        w.killed = w.killed or "its pipe broke"
-                        break
-                    task.future.set_exception(exc)
-                    continue
-                if not w.tasks:
-                    task.started = time.monotonic()
-                w.tasks.append(task)
+        # An idle worker gets a job before a busy one gets its next: the jobs of
+        # one opened film run side by side.
+        for held in range(1, PREFETCH + 1):
+            for w in self._workers:
+                while w.killed is None and len(w.tasks) < held and self._queue:
+                    self._send_next(w)
+
+    def _send_next(self, w: _Worker) -> None:
+        """Send the first queued job (not cancelled meanwhile) to ``w``."""
+        task = self._queue.popleft()
+        if not task.running:
+            if not task.future.set_running_or_notify_cancel():
+                return  # cancelled while queued
+            task.running = True
+        try:
+            w.conn.send((task.id, task.function, task.args))
+        except Exception as exc:  # noqa: BLE001 - a dead pipe, or unpicklable args
+            if isinstance(exc, OSError):
+                self._queue.appendleft(task)
+                w.killed = w.killed or "its pipe broke"
+                return
+            task.future.set_exception(exc)
+            return
+        if not w.tasks:
+            task.started = time.monotonic()
+        w.tasks.append(task)
 
     def _collect(self, w: _Worker) -> None:
         """Read what ``w`` sent; if it died, fail its job and replace it."""
