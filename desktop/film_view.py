@@ -6,11 +6,14 @@ image panel, then runs one view job at a time in a worker
 (:func:`desktop.workers.view_events`; a new selection cancels the previous
 one): the film is decoded in the decoder pool and painted (a film slow to
 decode first as a reduced preview), its DICOM tags listed, then its Grad-CAM
-map drawn or the reason there is none.
+map drawn or the reason there is none. The heat map of a film a scan has yet
+to label is prepared once the label is in (it is not shown before), so that
+the scan's decoding of the film comes first.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -22,7 +25,7 @@ from desktop.session import Session
 from desktop.tags_panel import TagsPanel
 from desktop.workers import view_events
 from desktop.worklist_model import WorklistRow
-from pneumo.results.display import empty_heatmap_note, unavailable_note
+from pneumo.results.display import RowState, empty_heatmap_note, unavailable_note
 
 ViewEvent = DisplayImage | OverlayReady | ViewProblem
 
@@ -45,18 +48,24 @@ class FilmView(QObject):
         """The file the current view job shows."""
         self._job: GeneratorWorker[ViewEvent] | None = None
         self._old_jobs: list[GeneratorWorker[ViewEvent]] = []
+        self._labelled = threading.Event()
 
     def select(self, row: WorklistRow | None, reload: bool = True) -> None:
         """Show ``row``'s result; with ``reload``, load its film and heat map again
         (without, only the banner is redrawn: a new threshold, a record arrived)."""
         view = self.session.describe(row)
         self.panel.show_result(view, keep_image=not reload)
+        labelled = view.state is not RowState.PENDING
         if reload:
             self.tags.set_metadata(None)
-            self.show(view.path, explain=view.explain)
+            self.show(view.path, explain=view.explain, labelled=labelled)
+        elif labelled:
+            self._labelled.set()
 
-    def show(self, path: Path | None, explain: bool = True) -> None:
-        """Load ``path`` for display (and its heat map); cancels the previous view."""
+    def show(self, path: Path | None, explain: bool = True, labelled: bool = True) -> None:
+        """Load ``path`` for display (and its heat map); cancels the previous view.
+        Until ``labelled`` (a scan has yet to label the film, see :meth:`select`),
+        the heat map waits, so that the scan's decoding of the film goes first."""
         if self._job is not None:
             self._job.cancel()
             self._old_jobs.append(self._job)
@@ -66,9 +75,13 @@ class FilmView(QObject):
         if path is None:
             return
         card = self.session.card if explain else None
-        explainers = self.session.explainers
+        explainers, recent = self.session.explainers, self.session.heat_inputs
+        self._labelled = done = threading.Event()
+        if labelled:
+            done.set()
         worker: GeneratorWorker[ViewEvent] = GeneratorWorker(
-            lambda cancel: view_events(path, card, explainers, cancel=cancel))
+            lambda cancel: view_events(path, card, explainers, cancel=cancel, labelled=done,
+                                       recent=recent))
         worker.signals.yielded.connect(self._event)
         worker.signals.errored.connect(self.session.failed)
         worker.signals.finished.connect(lambda _c, p=path, w=worker: self._finished(p, w))

@@ -256,6 +256,7 @@ class MainWindow(QMainWindow):
     def _scan_finished(self, cancelled: bool) -> None:
         if not self.session.busy():
             self.worklist.scan_finished()
+        self.film_view.select(self.worklist.selected_row(), reload=False)
         rows = len(self.session.worklist.rows)
         self.statusBar().showMessage("Scan cancelled" if cancelled else f"{rows} files", 8000)
 

@@ -30,6 +30,7 @@ from desktop.worklist_model import WorklistModel, WorklistRow
 from pneumo.results.display import NO_SELECTION, ResultView, describe
 from pneumo.results.notes import walk_note
 from pneumo.results.records import ScanRecord
+from pneumo.scanning.display import RecentHeatInputs
 
 if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
@@ -74,6 +75,8 @@ class Session(QObject):
         self.threshold_override = threshold_override
         self._explainer_factory = explainer_factory or default_explainer_factory
         self._explainers = ExplainerHolder(None)
+        self.heat_inputs = RecentHeatInputs()
+        """The model inputs of the films scanned last: heat maps without a second decode."""
         self.explain_problem: str | None = None
         """Why the float explain model (heat maps, OOD check) cannot be used."""
         self.scan_errors: list[str] = []
@@ -217,7 +220,8 @@ class Session(QObject):
                 self.failed.emit(problem)
         worker: GeneratorWorker[ScanEvent] = GeneratorWorker(
             lambda cancel: scan_events(paths, runner, cancel=cancel, threshold=threshold,
-                                       no_model_reason=reason, store=store))
+                                       no_model_reason=reason, store=store,
+                                       on_prepared=self.heat_inputs.add))
         worker.signals.yielded.connect(self._scan_event)
         worker.signals.errored.connect(self._scan_failed)
         worker.signals.finished.connect(self._scan_finished)

@@ -31,7 +31,8 @@ from desktop.events import (
 )
 from pneumo.errors import PneumoError
 from pneumo.results.records import ScanRecord
-from pneumo.scanning.display import DisplayFilm, HeatInput
+from pneumo.scanning.display import DisplayFilm, HeatInput, RecentHeatInputs
+from pneumo.scanning.prepare import Prepared
 
 if TYPE_CHECKING:
     from pneumo.model.card import ModelCard
@@ -62,6 +63,7 @@ def scan_events(
     no_model_reason: str = "no model loaded",
     workers: int = 2,
     store: ResultStore | None = None,
+    on_prepared: Callable[[Prepared], None] | None = None,
 ) -> Iterator[list[Path] | ScanRecord | WalkReport]:
     """Find the image files under ``paths``, then classify them in order.
 
@@ -106,7 +108,7 @@ def scan_events(
     from pneumo.scanning.stored import scan_stored
 
     yield from scan_stored(files, runner, store, origin="app", workers=workers, cancel=cancel,
-                           threshold=threshold)
+                           threshold=threshold, on_prepared=on_prepared)
 
 
 def load_model_events(
@@ -178,24 +180,33 @@ def view_events(
     explainers: ExplainerHolder,
     *,
     cancel: threading.Event,
+    labelled: threading.Event | None = None,
+    recent: RecentHeatInputs | None = None,
 ) -> Iterator[DisplayImage | OverlayReady | ViewProblem]:
     """Load ``path`` for display, then (with a card) compute its Grad-CAM map.
 
     The file is decoded in the decoder pool's worker processes, ahead of any
     scan's files (:mod:`pneumo.scanning.display`): a decoder that crashes on
-    it gives a :class:`ViewProblem`, and the app goes on. The heat map's input
-    is prepared by the other worker while the film is painted. A film slow to
+    it gives a :class:`ViewProblem`, and the app goes on. A film slow to
     decode is first shown as a quick reduced preview (a :class:`DisplayImage`
     with ``full_size``), then as itself; a preview that fails is left out.
+    The heat map's input is the one a scan kept in ``recent``, or else is
+    prepared by the other worker while the film is painted; while
+    ``labelled`` is given and not set (a scan has yet to label this film, and
+    no heat map is shown before), it is looked for only once it is set, so
+    that the scan's decoding of the film goes first and is not repeated.
     """
     from pneumo.scanning.display import load_for_display, load_preview_for_display, model_input
     from pneumo.scanning.pool import shared_pool
 
+    pool = shared_pool()
+    ready = labelled is None or labelled.is_set()
+    kept = recent.get(path) if recent is not None and ready else None
     jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]] = [
         (load_preview_for_display, (path,)), (load_for_display, (path,))]
-    if card is not None:
+    if card is not None and ready and kept is None:
         jobs.append((model_input, (path, card.preprocessing)))
-    previewed, shown, *rest = shared_pool().submit_all_first(*jobs)
+    previewed, shown, *rest = pool.submit_all_first(*jobs)
     explained = rest[0] if rest else None
     preview = _answer(previewed, cancel, unless=shown)
     if isinstance(preview, DisplayFilm) and preview.levels is not None \
@@ -215,9 +226,16 @@ def view_events(
         yield ViewProblem(path, "image", problem or "cannot be shown")
         return
     yield DisplayImage(path, film.metadata, film.levels, film.auto_window, film.pyramid)
-    if explained is None:
+    if card is None:
         return
-    x = _answer(explained, cancel)
+    if explained is None and kept is None:
+        while labelled is not None and not labelled.is_set():
+            if cancel.wait(0.05):
+                return
+        kept = recent.get(path) if recent is not None else None
+        if kept is None:
+            explained = pool.submit_first(model_input, path, card.preprocessing)
+    x = kept if kept is not None else _answer(explained, cancel)
     if not isinstance(x, HeatInput):
         if x is not None:
             yield ViewProblem(path, "overlay", str(x))

@@ -479,11 +479,19 @@ def test_flagged_row_is_marked_and_the_banner_says_why(qtbot, window: MainWindow
 
 
 def test_a_large_jpeg2000_film_is_painted_from_a_preview_then_sharpened(
-        qtbot, window: MainWindow, tmp_path: Path) -> None:
+        qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pydicom import uid
 
+    from pneumo.scanning.pool import shared_pool
     from tests import synth
     from tests.test_preview import _big_film
+
+    pool, jobs = shared_pool(), []  # what the viewer asks the decoding workers for
+    submit_all_first, submit_first = pool.submit_all_first, pool.submit_first
+    monkeypatch.setattr(pool, "submit_all_first", lambda *given: (
+        jobs.extend(f.__name__ for f, _args in given), submit_all_first(*given))[1])
+    monkeypatch.setattr(pool, "submit_first", lambda f, *args: (
+        jobs.append(f.__name__), submit_first(f, *args))[1])
 
     films = tmp_path / "j2k"
     films.mkdir()
@@ -500,5 +508,7 @@ def test_a_large_jpeg2000_film_is_painted_from_a_preview_then_sharpened(
     select(qtbot, window, path)
     assert calls == [("show", (425, 513), (1700, 2050)), ("sharpen", (1700, 2050), None)]
     assert not panel.viewer.showing_preview_of((1700, 2050)) and panel.viewer.has_overlay()
+    # the heat map's input is the scan's: the film was not decoded a third time
+    assert "load_for_display" in jobs and "model_input" not in jobs
     exported = panel.viewer.composite_image()
     assert exported is not None and (exported.width(), exported.height()) == (2050, 1700)

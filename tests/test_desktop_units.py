@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -287,3 +288,43 @@ def test_viewer_sharpens_a_preview_keeping_zoom_pan_and_a_chosen_window(qapp) ->
     assert viewer.shown_level() == 0  # about 0.8 screen pixels per film pixel
     viewer.sharpen(full[:100, :100].copy(), (1.0, 0.5))  # not this preview's film
     assert viewer.scene().sceneRect().size().toTuple() == (100, 100)
+
+
+class _RecordingExplainer(_StubExplainer):
+    def __init__(self) -> None:
+        self.inputs: list[np.ndarray] = []
+
+    def explain(self, model_input: np.ndarray) -> _Explained:
+        self.inputs.append(model_input)
+        return super().explain(model_input)
+
+
+def test_heat_map_waits_for_the_label_and_uses_the_scans_input(tmp_path: Path) -> None:
+    from pneumo.films.imaging import ImageMetadata
+    from pneumo.model.margins import Box
+    from pneumo.scanning.display import RecentHeatInputs
+    from pneumo.scanning.prepare import Prepared
+
+    path = write_dicom(tmp_path / "x.dcm", film(1, True))
+    marker = np.full((32, 32, 1), 0.25, np.float32)  # what no decode of the film gives
+    recent = RecentHeatInputs()
+    explainer = _RecordingExplainer()
+    labelled, cancel = threading.Event(), threading.Event()
+    events = view_events(path, CARD, ExplainerHolder(lambda: explainer), cancel=cancel,
+                         labelled=labelled, recent=recent)
+    assert isinstance(next(events), DisplayImage)
+    # A scan labels the film meanwhile and keeps its model input.
+    meta = ImageMetadata(format="DICOM", width=256, height=256)
+    recent.add(Prepared(path, meta, marker, (), None, box=Box(0, 256, 0, 256)))
+    threading.Timer(0.2, labelled.set).start()
+    started = time.monotonic()
+    overlay = next(events)
+    assert isinstance(overlay, OverlayReady) and time.monotonic() - started >= 0.15
+    assert len(explainer.inputs) == 1 and explainer.inputs[0] is marker
+
+    waiting = view_events(path, CARD, ExplainerHolder(lambda: explainer), cancel=cancel,
+                          labelled=threading.Event(), recent=recent)
+    assert isinstance(next(waiting), DisplayImage)
+    threading.Timer(0.2, cancel.set).start()
+    assert list(waiting) == []  # never labelled: cancelling ends the wait
+    assert len(explainer.inputs) == 1

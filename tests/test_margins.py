@@ -198,3 +198,14 @@ def test_a_scan_answers_a_bordered_film_as_it_answers_the_film(tmp_path: Path) -
     assert main(["bind", str(untrimmed), "--force"]) == 0
     moved = moved_by_borders(untrimmed)
     assert moved["film_white_border"] > 0.02 > trimmed["film_white_border"] * 4, moved
+
+
+def test_preprocess_with_box_is_preprocess_and_input_box_from_one_search() -> None:
+    from pneumo.model.preprocess import input_box, preprocess, preprocess_with_box
+
+    film = _pad(_film(), (30, 0, 20, 0), 1.0)
+    for spec in (Preprocessing(trim=True, contrast="equalize"), Preprocessing()):
+        x, box = preprocess_with_box(film, spec)
+        np.testing.assert_array_equal(x, preprocess(film, spec))
+        assert box == input_box(film, spec)
+    assert preprocess_with_box(film, Preprocessing(trim=True))[1] == Box(30, 330, 20, 280)

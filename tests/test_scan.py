@@ -304,3 +304,35 @@ def test_folder_walk_finds_dicom_without_preamble_or_extension(tmp_path: Path) -
     synth.write_dicom_no_preamble(synth.film(), tmp_path / "IM000002")
     (tmp_path / "notes").write_bytes(b"plain text, not an image\n" * 20)
     assert [p.name for p in iter_image_files([tmp_path])] == ["IM000002"]
+
+
+def test_scan_hands_each_prepared_film_to_on_prepared(
+    scan_folder: SampleFolder, runner: ModelRunner
+) -> None:
+    from pneumo.films.imaging import load_image
+    from pneumo.model.preprocess import input_box, preprocess
+    from pneumo.scanning.display import RecentHeatInputs
+
+    seen: list[Any] = []
+    recent = RecentHeatInputs(size=2)
+
+    def keep(prepared: Any) -> None:
+        seen.append(prepared)
+        recent.add(prepared)
+
+    records = list(scan([scan_folder.root], runner, on_prepared=keep))
+    spec = runner.card.preprocessing
+    classified = [r.path for r in records if r.ok]
+    assert [p.path for p in seen if p.model_input is not None] == classified
+    for prepared in seen:
+        if prepared.model_input is None:
+            assert prepared.error and recent.get(prepared.path) is None
+            continue
+        image = load_image(prepared.path)
+        np.testing.assert_array_equal(prepared.model_input, preprocess(image, spec))
+        assert prepared.box == input_box(image, spec)
+    *older, before_last, last = classified
+    assert all(recent.get(p) is None for p in older)  # only the last two are kept
+    kept = recent.get(last)
+    assert kept is not None and recent.get(before_last) is not None
+    assert kept.shape == load_image(last).pixels.shape

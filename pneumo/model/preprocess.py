@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from pneumo.films.imaging import LoadedImage
-from pneumo.model.margins import Box, margin_box, trim_margins
+from pneumo.model.margins import Box, margin_box
 
 _INTERPOLATIONS = {"area": cv2.INTER_AREA, "linear": cv2.INTER_LINEAR}
 CONTRASTS = ("none", "equalize")
@@ -103,12 +103,20 @@ def preprocess(image: LoadedImage | np.ndarray, spec: Preprocessing) -> np.ndarr
     ``image`` is a :class:`LoadedImage` or a 2-D array of grayscale values in
     ``[0, 1]``.
     """
+    return preprocess_with_box(image, spec)[0]
+
+
+def preprocess_with_box(image: LoadedImage | np.ndarray, spec: Preprocessing
+                        ) -> tuple[np.ndarray, Box]:
+    """:func:`preprocess` and :func:`input_box` at once (the margins are looked
+    for once): the model input and the region of ``image`` it was made from."""
     pixels = image.pixels if isinstance(image, LoadedImage) else image
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale image, got shape {pixels.shape}")
-    if spec.trim:
-        pixels = trim_margins(pixels)
+    box = margin_box(pixels) if spec.trim else Box.whole(pixels.shape)
+    if not box.is_whole(pixels.shape):
+        pixels = pixels[box.top:box.bottom, box.left:box.right]
     size = spec.input_size
     if pixels.shape != (size, size):
         pixels = cv2.resize(
@@ -118,4 +126,4 @@ def preprocess(image: LoadedImage | np.ndarray, spec: Preprocessing) -> np.ndarr
     if spec.contrast == "equalize":
         pixels = equalize(pixels)
     out = pixels * np.float32(spec.scale) + np.float32(spec.offset)
-    return out.astype(np.float32, copy=False)[:, :, np.newaxis]
+    return out.astype(np.float32, copy=False)[:, :, np.newaxis], box

@@ -9,16 +9,19 @@ stays fluid on a 3,000 px film), an automatic window and the metadata.
 :func:`model_input` is the heat map's job: the same file through the one
 :func:`~pneumo.model.preprocess.preprocess`. A film that is slow to decode
 (classic JPEG 2000) is first painted from :func:`load_preview_for_display`, a
-reduced decode. The viewer submits the three at once, the preview first
-(:meth:`~pneumo.scanning.pool.DecoderPool.submit_all_first`), so the two
-workers paint the film and prepare the heat map's input side by side:
-measured, that is sooner for both than one job doing both from one decode
-(``bench/bench_viewer.py``: 70 against 81 ms for an uncompressed 3,000 px
-film, 233 against 289 ms for JPEG-LS).
+reduced decode. The viewer puts the preview and the film ahead of every queued
+job (:meth:`~pneumo.scanning.pool.DecoderPool.submit_all_first`), and the heat
+map's job behind them, so that with idle workers the film is painted while
+the other worker prepares the heat map's input: measured, that is sooner for
+both than one job doing both from one decode (``bench/bench_viewer.py``: 70
+against 81 ms for an uncompressed 3,000 px film, 233 against 289 ms for
+JPEG-LS).
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +31,8 @@ import numpy as np
 from pneumo.errors import ImageError
 from pneumo.films.imaging import ImageMetadata, load_image
 from pneumo.model.margins import Box
-from pneumo.model.preprocess import Preprocessing, input_box, preprocess
+from pneumo.model.preprocess import Preprocessing, preprocess_with_box
+from pneumo.scanning.prepare import Prepared
 
 #: Grey levels of a display copy (window/level is a lookup table over them).
 DISPLAY_LEVELS = 4096
@@ -88,13 +92,46 @@ def load_preview_for_display(path: Path) -> DisplayFilm | None:
 
 def model_input(path: Path, spec: Preprocessing) -> HeatInput | str:
     """The model input of ``path`` (:func:`preprocess`) and the region of the film it
-    was made from (:func:`input_box`), or why there is none."""
+    was made from, or why there is none."""
     try:
         image = load_image(path)
         shape = (int(image.pixels.shape[0]), int(image.pixels.shape[1]))
-        return HeatInput(preprocess(image, spec), input_box(image, spec), shape)
+        return HeatInput(*preprocess_with_box(image, spec), shape)
     except ImageError as exc:
         return exc.problem
+
+
+class RecentHeatInputs:
+    """The heat map inputs of the last few films a scan prepared, by path.
+
+    A scan decodes and preprocesses each film anyway; the app keeps the last
+    :data:`RECENT` of those inputs (``add`` is the scan's ``on_prepared``), so
+    that the heat map of a film it shows while or after scanning it needs no
+    second decode. Thread-safe: the scan adds in its thread, the viewer's job
+    reads in another.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self._size = max(1, size)
+        self._items: OrderedDict[Path, HeatInput] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, prepared: Prepared) -> None:
+        """Keep ``prepared``'s model input (files that have none are left out)."""
+        meta = prepared.metadata
+        if prepared.model_input is None or prepared.box is None or meta is None:
+            return
+        heat = HeatInput(prepared.model_input, prepared.box, (meta.height, meta.width))
+        with self._lock:
+            self._items.pop(prepared.path, None)
+            self._items[prepared.path] = heat
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def get(self, path: Path) -> HeatInput | None:
+        """The kept input of ``path``, if any."""
+        with self._lock:
+            return self._items.get(Path(path))
 
 
 def display_levels(pixels: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:

@@ -53,6 +53,7 @@ def scan(
     job: Callable[..., Prepared] = prepare,
     on_skip: SkipHandler | None = None,
     lookup: Callable[[Path], ScanRecord | None] | None = None,
+    on_prepared: Callable[[Prepared], None] | None = None,
 ) -> Iterator[ScanRecord]:
     """Classify every image under ``paths``, yielding records in input order.
 
@@ -79,6 +80,10 @@ def scan(
     to a worker) may answer a file with a finished record, which is then
     yielded in its place without decoding the file (the result store's cache,
     :func:`pneumo.scanning.stored.scan_stored`).
+
+    ``on_prepared`` sees each decoded file's :class:`Prepared` (its model input)
+    in this thread before it is classified: the app keeps the last few for the
+    heat map of the film it shows, so that film is not decoded again.
     """
     workers = max(1, int(workers))
     limit = max(1, max_in_flight if max_in_flight is not None else 4 * workers)
@@ -114,7 +119,10 @@ def scan(
                 if _cancelled(cancel):
                     return
                 wait_futures([future], timeout=_POLL_S)
-            record = _classify(_prepared(path, future), runner, threshold, checks)
+            prepared = _prepared(path, future)
+            if on_prepared is not None:
+                on_prepared(prepared)
+            record = _classify(prepared, runner, threshold, checks)
             if _cancelled(cancel):
                 return
             yield record

@@ -16,7 +16,8 @@ import numpy as np
 from pneumo.checks.gate import check_input
 from pneumo.errors import ImageError
 from pneumo.films.imaging import ImageMetadata, load_image
-from pneumo.model.preprocess import Preprocessing, preprocess
+from pneumo.model.margins import Box
+from pneumo.model.preprocess import Preprocessing, preprocess_with_box
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Prepared:
     warnings: tuple[str, ...]
     error: str | None
     messages: tuple[str, ...] = ()
+    box: Box | None = None
+    """Where on the film ``model_input`` was made from (the heat map's place)."""
 
     def with_messages(self, messages: tuple[str, ...]) -> Prepared:
         """The same result with the decoder's ``messages`` attached."""
@@ -57,7 +60,8 @@ def prepare(path: Path, spec: Preprocessing) -> Prepared:
         warnings += tuple(gate_warnings)
         if refusal is not None:
             return Prepared(path, metadata, None, warnings, refusal)
-        return Prepared(path, metadata, preprocess(image, spec), warnings, None)
+        model_input, box = preprocess_with_box(image, spec)
+        return Prepared(path, metadata, model_input, warnings, None, box=box)
     except ImageError as exc:
         return Prepared(path, metadata, None, warnings, exc.problem)
     except MemoryError:

@@ -25,6 +25,7 @@ from pneumo.results.provenance import MODEL_CHANGE, SCAN, THRESHOLD_OVERRIDE, Mo
 from pneumo.results.records import ScanRecord
 from pneumo.results.store import ResultStore, StoreError
 from pneumo.scanning.pipeline import scan
+from pneumo.scanning.prepare import Prepared
 from pneumo.scanning.walk import SkipHandler
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ def scan_stored(
     max_in_flight: int | None = None,
     on_store_error: Callable[[str], None] | None = None,
     on_skip: SkipHandler | None = None,
+    on_prepared: Callable[[Prepared], None] | None = None,
 ) -> Iterator[ScanRecord]:
     """:func:`~pneumo.scanning.pipeline.scan` with the result store.
 
@@ -109,7 +111,8 @@ def scan_stored(
                        patient_id=patient_id, patient_name=patient_name)
 
     for record in scan(paths, runner, workers=workers, cancel=cancel, threshold=threshold,
-                       max_in_flight=max_in_flight, lookup=lookup, on_skip=on_skip):
+                       max_in_flight=max_in_flight, lookup=lookup, on_skip=on_skip,
+                       on_prepared=on_prepared):
         digest = hashes.pop(record.path, None)
         if record.from_store:
             yield record
