@@ -106,38 +106,30 @@ class DecoderPool:
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Future[Outcome]:
         """Run ``function(*args)`` in a worker; ``function`` must be importable."""
-        return self._enqueue(function, args, first=False)
+        return self._enqueue([(function, args)], first=False)[0]
 
     def submit_first(self, function: Callable[..., Any], *args: Any) -> Future[Outcome]:
         """Like :meth:`submit`, ahead of every queued job (the film a user just opened)."""
-        return self._enqueue(function, args, first=True)
+        return self._enqueue([(function, args)], first=True)[0]
 
     def submit_all_first(self, *jobs: tuple[Callable[..., Any], tuple[Any, ...]]
                          ) -> list[Future[Outcome]]:
         """``(function, args)`` jobs ahead of every queued job, in the order given
         (the first goes to a worker first): one film's preview, image and heat map."""
+        return self._enqueue(list(jobs), first=True)
+
+    def _enqueue(self, jobs: list[tuple[Callable[..., Any], tuple[Any, ...]]],
+                 first: bool) -> list[Future[Outcome]]:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the decoder pool is closed")
-            tasks = [_Task(next(self._ids), function, args, Future())
-                     for function, args in jobs]
-            self._queue.extendleft(reversed(tasks))
+            tasks = [_Task(next(self._ids), function, args, Future()) for function, args in jobs]
+            if first:
+                self._queue.extendleft(reversed(tasks))
+            else:
+                self._queue.extend(tasks)
         self._wake()
         return [task.future for task in tasks]
-
-    def _enqueue(self, function: Callable[..., Any], args: tuple[Any, ...],
-                 first: bool) -> Future[Outcome]:
-        future: Future[Outcome] = Future()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the decoder pool is closed")
-            task = _Task(next(self._ids), function, args, future)
-            if first:
-                self._queue.appendleft(task)
-            else:
-                self._queue.append(task)
-        self._wake()
-        return future
 
     def resize(self, workers: int) -> None:
         """Keep ``workers`` processes from now on (extra ones stop when idle)."""
