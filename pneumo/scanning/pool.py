@@ -49,6 +49,7 @@ from pneumo.scanning.worker import RETIRED, JobFailed, Outcome, WorkerCrashed, W
 PREFETCH = 2
 #: A job running longer than this is taken for a hung decoder.
 TASK_TIMEOUT_S = 120.0
+_PIPE_BROKE = "its pipe broke"
 __all__ = ["DecoderPool", "JobFailed", "Outcome", "WorkerCrashed", "shared_pool"]
 
 
@@ -237,7 +238,7 @@ class DecoderPool:
         except Exception as exc:  # noqa: BLE001 - a dead pipe, or unpicklable args
             if isinstance(exc, OSError):
                 self._queue.appendleft(task)
-                w.killed = w.killed or "its pipe broke"
+                w.killed = w.killed or _PIPE_BROKE
                 return
             task.future.set_exception(exc)
             return
@@ -265,10 +266,14 @@ class DecoderPool:
         if w.process.is_alive() and w.killed is None and not ended:
             return
         w.process.join(1.0)
-        if w.process.is_alive():
+        died = not w.process.is_alive()
+        if not died:
             kill(w.process)
             w.process.join(1.0)
-        self._bury(w, w.killed or death_reason(w.process.exitcode))
+        # A job sent to a worker that had just crashed breaks the pipe: the crash
+        # is what happened.
+        self._bury(w, death_reason(w.process.exitcode)
+                   if w.killed is None or (w.killed == _PIPE_BROKE and died) else w.killed)
 
     def _bury(self, w: _Worker, reason: str) -> None:
         self._workers.remove(w)
