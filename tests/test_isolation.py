@@ -11,6 +11,7 @@ this process alive.
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -204,3 +205,30 @@ def test_one_films_jobs_go_first_in_order_and_side_by_side() -> None:
         first, second = pool.submit_all_first((job, (0.0,)), (job, (0.0,)))
         starts = [f.result(timeout=60).value[0] for f in (*queued, first, second)]
         assert starts[4] < starts[5] < starts[2] < starts[3]
+
+
+def test_a_job_sent_to_a_worker_that_just_crashed_blames_the_crash() -> None:
+    """The broker may send a job in the moment between a worker's death and its
+    noticing: the pipe breaks, but the crash is what the running job reports."""
+    import os
+    import signal
+    import time
+
+    from pneumo.scanning.pool import _Task
+
+    with DecoderPool(1) as pool:
+        running = pool.submit(decodejobs.started_at, 30.0)
+        while not pool._workers or not pool._workers[0].tasks \
+                or pool._workers[0].tasks[0].started is None:
+            time.sleep(0.01)
+        with pool._lock:  # the broker is held off while the worker dies
+            worker = pool._workers[0]
+            os.kill(worker.process.pid, signal.SIGABRT)
+            worker.process.join(5.0)
+            later = _Task(10_000, decodejobs.started_at, (0.0,), Future())
+            pool._queue.append(later)
+            pool._dispatch()  # the send finds the pipe broken
+            assert worker.killed == "its pipe broke"
+        with pytest.raises(WorkerCrashed, match=r"decoder crashed \(SIGABRT\)"):
+            running.result(timeout=60)
+        assert later.future.result(timeout=60).value[1] != worker.process.pid
