@@ -154,6 +154,7 @@ class Session(QObject):
                 self._explainers = ExplainerHolder(None, error=event.problem)
             return
         self.runner = event
+        self.heat_inputs = RecentHeatInputs()  # inputs made for another model's card
         self.worklist.set_labels(event.card.labels)
         self._explainers = ExplainerHolder(
             self._explainer_factory(Path(event.model_path), event.card)

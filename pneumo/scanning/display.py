@@ -105,7 +105,7 @@ class RecentHeatInputs:
     """The heat map inputs of the last few films a scan prepared, by path.
 
     A scan decodes and preprocesses each film anyway; the app keeps the last
-    :data:`RECENT` of those inputs (``add`` is the scan's ``on_prepared``), so
+    ``size`` of those inputs (``add`` is the scan's ``on_prepared``), so
     that the heat map of a film it shows while or after scanning it needs no
     second decode. Thread-safe: the scan adds in its thread, the viewer's job
     reads in another.
